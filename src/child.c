@@ -1,0 +1,388 @@
+/*
+ * child.c: spawns the command, sends it signals, reaps every process that becomes graceinit's
+ * child (the command and the orphans re-parented to PID 1 or to a subreaper), and, when the
+ * command exits, ends whatever it left behind (--kill-on-exit): TERM, --exit-grace, KILL.
+ * Between fork and exec only async-signal-safe calls are made. Must not decide which signal to
+ * send: that is the caller's (rewriting, the drain).
+ */
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+
+/* Processes that ignore SIGKILL do not exist, but ones stuck in the kernel do: stop waiting. */
+#define CHILD_KILL_WAIT_MS 1000
+
+/* The PATH a shell would use when the environment has none. */
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+static void on_timer(struct loop *loop, void *arg);
+
+void
+child_init(struct child *c, struct loop *loop, bool setsid, bool kill_on_exit,
+	int64_t exit_grace_ms, child_done_cb *done, void *arg)
+{
+	memset(c, 0, sizeof(*c));
+	c->loop = loop;
+	c->setsid = setsid;
+	c->pid1 = getpid() == 1;
+	c->kill_on_exit = kill_on_exit;
+	c->exit_grace_ms = exit_grace_ms;
+	c->done = done;
+	c->arg = arg;
+	c->phase = CHILD_RUNNING;
+	loop_timer_init(&c->timer, on_timer, c);
+}
+
+int
+child_subreaper(void)
+{
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) {
+		log_warn("prctl(PR_SET_CHILD_SUBREAPER)");
+		return -1;
+	}
+	return 0;
+}
+
+int
+child_exit_code(int wstatus)
+{
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return WEXITSTATUS(wstatus);
+}
+
+static const char *
+env_value(char *const envp[], const char *name)
+{
+	size_t n = strlen(name);
+
+	for (; *envp != NULL; envp++)
+		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
+			return *envp + n + 1;
+	return NULL;
+}
+
+/*
+ * Resolves cmd as execvp would, but in the parent, so that the child only calls execve and a
+ * missing command is reported with its name. Returns 0 (path filled), or an errno: ENOENT
+ * when nothing matches, EACCES when only non-executable files do.
+ */
+static int
+resolve(const char *cmd, char *const envp[], char *path, size_t len)
+{
+	const char *dirs, *p, *end;
+	struct stat st;
+	int found = ENOENT;
+
+	if (strchr(cmd, '/') != NULL) {
+		if (strlen(cmd) >= len)
+			return ENAMETOOLONG;
+		strcpy(path, cmd);
+		return 0;
+	}
+	if (*cmd == '\0')
+		return ENOENT;
+	dirs = env_value(envp, "PATH");
+	if (dirs == NULL)
+		dirs = DEFAULT_PATH;
+	for (p = dirs;; p = end + 1) {
+		size_t n;
+
+		end = strchr(p, ':');
+		if (end == NULL)
+			end = p + strlen(p);
+		n = (size_t)(end - p);
+		/* An empty PATH entry means the current directory. */
+		if (snprintf(path, len, "%.*s%s%s", (int)n, p, n ? "/" : "", cmd) < (int)len &&
+			stat(path, &st) == 0) {
+			if (S_ISREG(st.st_mode) && access(path, X_OK) == 0)
+				return 0;
+			found = EACCES;
+		}
+		if (*end == '\0')
+			break;
+	}
+	return found;
+}
+
+/* Parent side of spawning: what LISTEN_FDS asks to keep open (systemd socket activation). */
+static unsigned int
+kept_fds(char *const envp[])
+{
+	const char *v = env_value(envp, "LISTEN_FDS");
+	char *end;
+	long n;
+
+	if (v == NULL)
+		return 0;
+	n = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || n < 0 || n > 4096)
+		return 0;
+	return (unsigned int)n;
+}
+
+/* In the child: every inherited fd from 3 (plus what LISTEN_FDS keeps) closes at exec. */
+static void
+cloexec_from(unsigned int first)
+{
+	struct rlimit rl;
+	unsigned int fd, max = 65536;
+
+	if (syscall(SYS_close_range, first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+		return;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max)
+		max = (unsigned int)rl.rlim_cur;
+	for (fd = first; fd < max; fd++)
+		fcntl((int)fd, F_SETFD, FD_CLOEXEC);
+}
+
+static void __attribute__((noreturn))
+exec_child(const struct child *c, const char *path, char *const argv[], char *const envp[],
+	const struct sigorig *orig, unsigned int keep, int errfd)
+{
+	int err;
+
+	if (c->setsid) {
+		setsid();
+		/* Take the terminal graceinit let go of, as dumb-init does; fine if there is none. */
+		if (isatty(STDIN_FILENO))
+			ioctl(STDIN_FILENO, TIOCSCTTY, 0);
+	}
+	cloexec_from(3 + keep);
+	signals_restore(orig);
+	execve(path, argv, envp);
+	err = errno;
+	(void)!write(errfd, &err, sizeof(err));
+	_exit(err == ENOENT ? 127 : 126);
+}
+
+/*
+ * The child can only make the terminal its own (TIOCSCTTY) once graceinit lets go of it.
+ * A session leader that lets go sends SIGHUP and SIGCONT to the terminal's foreground group;
+ * when that is graceinit's own group, the SIGHUP is remembered and not forwarded.
+ */
+static void
+release_terminal(struct child *c)
+{
+	if (!c->setsid || !isatty(STDIN_FILENO) || getsid(0) != getpid() ||
+		tcgetsid(STDIN_FILENO) != getpid())
+		return;
+	c->hup_expected = tcgetpgrp(STDIN_FILENO) == getpgrp();
+	if (ioctl(STDIN_FILENO, TIOCNOTTY) < 0) {
+		log_warn("releasing the terminal (TIOCNOTTY)");
+		c->hup_expected = false;
+	}
+}
+
+int
+child_spawn(struct child *c, char *const argv[], char *const envp[],
+	const struct sigorig *orig, int *exit_code)
+{
+	char path[PATH_MAX];
+	unsigned int keep = kept_fds(envp);
+	int pipefd[2], err;
+	ssize_t n;
+	pid_t pid;
+
+	err = resolve(argv[0], envp, path, sizeof(path));
+	if (err != 0) {
+		*exit_code = err == ENOENT ? 127 : 126;
+		log_warnx("cannot run '%s': %s", argv[0],
+			err == ENOENT ? "command not found" : strerror(err));
+		return -1;
+	}
+	release_terminal(c);
+	if (pipe2(pipefd, O_CLOEXEC) < 0) {
+		log_warn("pipe2");
+		*exit_code = 126;
+		return -1;
+	}
+	pid = fork();
+	if (pid < 0) {
+		log_warn("fork");
+		close(pipefd[0]);
+		close(pipefd[1]);
+		*exit_code = 126;
+		return -1;
+	}
+	if (pid == 0) {
+		close(pipefd[0]);
+		/* The error pipe may sit at fd >= 3 + keep: it is close-on-exec already. */
+		exec_child(c, path, argv, envp, orig, keep, pipefd[1]);
+	}
+	close(pipefd[1]);
+	/* EOF means execve succeeded; the child never blocks between fork and exec. */
+	n = read(pipefd[0], &err, sizeof(err));
+	close(pipefd[0]);
+	if (n == (ssize_t)sizeof(err)) {
+		waitpid(pid, NULL, 0);
+		*exit_code = err == ENOENT ? 127 : 126;
+		errno = err;
+		log_warn("cannot execute '%s'", path);
+		return -1;
+	}
+	c->pid = pid;
+	log_info("started '%s' as pid %d%s", path, (int)pid,
+		c->setsid ? " in its own session and process group" : "");
+	return 0;
+}
+
+void
+child_signal(struct child *c, int signo)
+{
+	pid_t target = c->setsid ? -c->pid : c->pid;
+	char name[32];
+
+	if (c->pid <= 0)
+		return;
+	if (!c->setsid && c->phase != CHILD_RUNNING)
+		return; /* the pid may already belong to someone else */
+	if (kill(target, signo) < 0) {
+		if (errno != ESRCH)
+			log_warn("kill(%d, %s)", (int)target, signals_name(signo, name, sizeof(name)));
+		return;
+	}
+	log_debug("forwarded %s to %s %d", signals_name(signo, name, sizeof(name)),
+		c->setsid ? "process group" : "pid", (int)c->pid);
+}
+
+/* Sends sig to every process that may be left: all of them as PID 1, else what we can see. */
+static void
+signal_leftovers(struct child *c, int sig)
+{
+	char path[64], buf[4096], *p, *end;
+	ssize_t n;
+	int fd;
+
+	if (c->pid1) {
+		if (kill(-1, sig) < 0 && errno != ESRCH)
+			log_warn("kill(-1)");
+		return;
+	}
+	if (c->setsid)
+		kill(-c->pid, sig);
+	/* As a subreaper, the orphans re-parented to us are our children: signal each. */
+	snprintf(path, sizeof(path), "/proc/self/task/%d/children", (int)getpid());
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	while ((n = read(fd, buf, sizeof(buf) - 1)) > 0) {
+		buf[n] = '\0';
+		for (p = buf;; p = end) {
+			long pid = strtol(p, &end, 10);
+
+			if (end == p)
+				break;
+			if (pid > 0)
+				kill((pid_t)pid, sig);
+		}
+	}
+	close(fd);
+}
+
+static void
+finish(struct child *c)
+{
+	loop_timer_cancel(c->loop, &c->timer);
+	c->phase = CHILD_DONE;
+	c->done(c, c->arg);
+}
+
+static void
+on_timer(struct loop *loop, void *arg)
+{
+	struct child *c = arg;
+
+	if (c->phase == CHILD_LEFTOVERS) {
+		log_info("processes left after %lld ms of --exit-grace; sending SIGKILL",
+			(long long)c->exit_grace_ms);
+		c->phase = CHILD_KILLING;
+		signal_leftovers(c, SIGKILL);
+		loop_timer_at(loop, &c->timer, loop_now_ms() + CHILD_KILL_WAIT_MS);
+	} else if (c->phase == CHILD_KILLING) {
+		log_warnx("processes survive SIGKILL (stuck in the kernel?); exiting anyway");
+		finish(c);
+	}
+}
+
+static void
+main_exited(struct child *c, int wstatus)
+{
+	char name[32];
+
+	c->wstatus = wstatus;
+	c->exited_ms = loop_now_ms();
+	if (WIFSIGNALED(wstatus))
+		log_info("pid %d was killed by %s", (int)c->pid,
+			signals_name(WTERMSIG(wstatus), name, sizeof(name)));
+	else
+		log_info("pid %d exited with status %d", (int)c->pid, WEXITSTATUS(wstatus));
+}
+
+void
+child_reap(struct child *c)
+{
+	bool others = false;
+	int wstatus;
+	pid_t pid;
+
+	for (;;) {
+		pid = waitpid(-1, &wstatus, WNOHANG);
+		if (pid == 0) {
+			others = true;
+			break;
+		}
+		if (pid < 0) {
+			if (errno != ECHILD)
+				log_warn("waitpid");
+			break;
+		}
+		c->reaped++;
+		if (pid == c->pid && c->phase == CHILD_RUNNING) {
+			c->phase = CHILD_LEFTOVERS;
+			main_exited(c, wstatus);
+		} else {
+			log_debug("reaped pid %d", (int)pid);
+		}
+	}
+	if (c->phase == CHILD_RUNNING || c->phase == CHILD_DONE)
+		return;
+	if (!others) {
+		finish(c);
+		return;
+	}
+	if (!c->kill_on_exit) {
+		log_debug("--kill-on-exit is off: leaving the remaining processes");
+		finish(c);
+		return;
+	}
+	if (c->phase == CHILD_LEFTOVERS && !loop_timer_armed(&c->timer)) {
+		log_info("sending SIGTERM to the processes left, up to %lld ms before SIGKILL",
+			(long long)c->exit_grace_ms);
+		signal_leftovers(c, SIGTERM);
+		loop_timer_at(c->loop, &c->timer, c->exited_ms + c->exit_grace_ms);
+	} else if (c->phase == CHILD_KILLING) {
+		/* New orphans of killed processes reach us late: kill them too. */
+		signal_leftovers(c, SIGKILL);
+	}
+}
