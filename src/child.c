@@ -195,8 +195,8 @@ release_terminal(struct child *c)
 }
 
 int
-child_spawn(struct child *c, char *const argv[], char *const envp[],
-	const struct sigorig *orig, int *exit_code)
+child_spawn(struct child *c, char *const argv[], char *const envp[], const struct sigorig *orig,
+	int *exit_code)
 {
 	char path[PATH_MAX];
 	unsigned int keep = kept_fds(envp);
@@ -259,7 +259,8 @@ child_signal(struct child *c, int signo)
 		return; /* the pid may already belong to someone else */
 	if (kill(target, signo) < 0) {
 		if (errno != ESRCH)
-			log_warn("kill(%d, %s)", (int)target, signals_name(signo, name, sizeof(name)));
+			log_warn("kill(%d, %s)", (int)target,
+				signals_name(signo, name, sizeof(name)));
 		return;
 	}
 	log_debug("forwarded %s to %s %d", signals_name(signo, name, sizeof(name)),

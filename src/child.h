@@ -23,9 +23,9 @@ enum child_phase {
 
 struct child {
 	struct loop *loop;
-	pid_t pid;       /* the main child; its process group too unless no_setsid */
-	bool setsid;     /* the child leads its own session and process group */
-	bool pid1;       /* graceinit is PID 1: kill(-1) reaches every other process */
+	pid_t pid;   /* the main child; its process group too unless no_setsid */
+	bool setsid; /* the child leads its own session and process group */
+	bool pid1;   /* graceinit is PID 1: kill(-1) reaches every other process */
 	bool kill_on_exit;
 	int64_t exit_grace_ms;
 	int wstatus;     /* the main child's wait status, once phase > CHILD_RUNNING */
@@ -44,8 +44,8 @@ void child_init(struct child *c, struct loop *loop, bool setsid, bool kill_on_ex
  * Starts argv[0] (looked up in PATH) with envp. Returns 0, or -1 with *exit_code set to 127
  * (not found) or 126 (found but cannot be executed); the reason is logged.
  */
-int child_spawn(struct child *c, char *const argv[], char *const envp[],
-	const struct sigorig *orig, int *exit_code);
+int child_spawn(struct child *c, char *const argv[], char *const envp[], const struct sigorig *orig,
+	int *exit_code);
 /* Sends signo to the child's process group (or to the child alone without setsid). */
 void child_signal(struct child *c, int signo);
 /* Reaps every child that has exited; call on SIGCHLD. */

@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CONF_FILE_MAX       (1024 * 1024)
+#define CONF_FILE_MAX        (1024 * 1024)
 #define CONF_DURATION_MAX_MS (30LL * 24 * 3600 * 1000)
 
 enum source {
@@ -82,7 +82,8 @@ static const struct opt opts[] = {
 	{ "rewrite", T_REWRITE, CK_ANY, F(rewrite), true, G_PROCESS, ',', "FROM:TO", NULL, NULL,
 		"forward signal FROM as TO; TO 0 drops it (repeatable)" },
 	{ "stop-signal", T_SIGNAL, CK_ANY, F(stop_signal), true, G_PROCESS, 0, "SIG", NULL,
-		"TERM as --rewrite maps it", "what SIGTERM becomes for the child (QUIT for nginx)" },
+		"TERM as --rewrite maps it",
+		"what SIGTERM becomes for the child (QUIT for nginx)" },
 	{ "no-setsid", T_BOOL, CK_ANY, F(no_setsid), true, G_PROCESS, 0, NULL, "false", NULL,
 		"signal the child only, not its whole process group" },
 	{ "subreaper", T_BOOL, CK_ANY, F(subreaper), true, G_PROCESS, 0, NULL, "false",
@@ -91,24 +92,24 @@ static const struct opt opts[] = {
 		"when the child exits, TERM then KILL every process left" },
 	{ "exit-grace", T_DURATION, CK_ANY, F(exit_grace_ms), true, G_PROCESS, 0, "DURATION", "2s",
 		NULL, "how long --kill-on-exit waits between TERM and KILL" },
-	{ "exit-remap", T_REMAP, CK_ANY, F(exit_remap), true, G_PROCESS, ',', "FROM:TO", NULL,
-		NULL, "map the child's exit status FROM to TO, e.g. 143:0 (repeatable)" },
+	{ "exit-remap", T_REMAP, CK_ANY, F(exit_remap), true, G_PROCESS, ',', "FROM:TO", NULL, NULL,
+		"map the child's exit status FROM to TO, e.g. 143:0 (repeatable)" },
 
 	{ "http", T_STRING, CK_LISTEN, F(http), false, G_KUBERNETES, 0, "ADDR", NULL,
 		":9797 in Kubernetes, else off", "listen address of the HTTP endpoints" },
-	{ "control-socket", T_STRING, CK_SOCKET, F(control_socket), false, G_KUBERNETES, 0,
-		"PATH", "@graceinit", NULL, "unix socket serving the same HTTP API" },
+	{ "control-socket", T_STRING, CK_SOCKET, F(control_socket), false, G_KUBERNETES, 0, "PATH",
+		"@graceinit", NULL, "unix socket serving the same HTTP API" },
 	{ "control-token", T_STRING, CK_ANY, F(control_token), false, G_KUBERNETES, 0, "TOKEN",
 		NULL, NULL, "bearer token for /prestop and /drain from non-loopback peers" },
-	{ "drain-delay", T_DURATION, CK_ANY, F(drain_delay_ms), false, G_KUBERNETES, 0,
-		"DURATION", NULL, "5s in Kubernetes, else 0",
+	{ "drain-delay", T_DURATION, CK_ANY, F(drain_delay_ms), false, G_KUBERNETES, 0, "DURATION",
+		NULL, "5s in Kubernetes, else 0",
 		"wait after going not-ready when deregistration is not confirmed" },
-	{ "min-drain", T_DURATION, CK_ANY, F(min_drain_ms), false, G_KUBERNETES, 0, "DURATION",
-		"0", NULL, "least time between going not-ready and the stop signal" },
+	{ "min-drain", T_DURATION, CK_ANY, F(min_drain_ms), false, G_KUBERNETES, 0, "DURATION", "0",
+		NULL, "least time between going not-ready and the stop signal" },
 	{ "endpoints", T_ENDPOINTS, CK_ANY, F(endpoints), false, G_KUBERNETES, 0, "auto|on|off",
 		"auto", NULL, "wait until this pod is no longer a ready EndpointSlice endpoint" },
-	{ "endpoints-timeout", T_DURATION, CK_ANY, F(endpoints_timeout_ms), false, G_KUBERNETES,
-		0, "DURATION", "20s", NULL, "bound of the EndpointSlice wait" },
+	{ "endpoints-timeout", T_DURATION, CK_ANY, F(endpoints_timeout_ms), false, G_KUBERNETES, 0,
+		"DURATION", "20s", NULL, "bound of the EndpointSlice wait" },
 	{ "endpoints-margin", T_DURATION, CK_ANY, F(endpoints_margin_ms), false, G_KUBERNETES, 0,
 		"DURATION", "1s", NULL, "added after confirmation for kube-proxy and ingresses" },
 	{ "pod-name", T_STRING, CK_ANY, F(pod_name), false, G_KUBERNETES, 0, "NAME", NULL,
@@ -125,11 +126,12 @@ static const struct opt opts[] = {
 	{ "deregister", T_LIST, CK_DEREGISTER, F(deregister), false, G_KUBERNETES, '\n',
 		"'METHOD URL'", NULL, NULL, "HTTP call made when the drain starts (repeatable)" },
 	{ "drain-connections", T_LIST, CK_PORT, F(drain_connections), false, G_KUBERNETES, ',',
-		"PORT[,PORT]", NULL, NULL, "wait until no inbound connection remains on these ports" },
+		"PORT[,PORT]", NULL, NULL,
+		"wait until no inbound connection remains on these ports" },
 	{ "grace-period", T_DURATION, CK_ANY, F(grace_period_ms), false, G_KUBERNETES, 0,
 		"DURATION", "30s", NULL, "the whole shutdown budget from the first drain trigger" },
-	{ "kill-margin", T_DURATION, CK_ANY, F(kill_margin_ms), false, G_KUBERNETES, 0,
-		"DURATION", "2s", NULL, "SIGKILL this long before the grace period ends" },
+	{ "kill-margin", T_DURATION, CK_ANY, F(kill_margin_ms), false, G_KUBERNETES, 0, "DURATION",
+		"2s", NULL, "SIGKILL this long before the grace period ends" },
 	{ "sidecar", T_BOOL, CK_ANY, F(sidecar), false, G_KUBERNETES, 0, NULL, "false", NULL,
 		"run without a child, serving the probes and /prestop" },
 
@@ -171,8 +173,7 @@ struct parser {
 	size_t errlen;
 };
 
-static int
-failf(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int failf(struct parser *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 failf(struct parser *p, const char *fmt, ...)
@@ -190,8 +191,7 @@ struct why {
 	char text[160];
 };
 
-static int
-because(struct why *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int because(struct why *why, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int
 because(struct why *why, const char *fmt, ...)
@@ -430,8 +430,8 @@ parse_pair(const char *s, int *from, int *to, bool signals, struct why *why)
 		return 0;
 	}
 	if (signals_parse(left, from) < 0)
-		return because(why, "'%s' is not a signal (a name like TERM or a number 1-64)",
-			left);
+		return because(
+			why, "'%s' is not a signal (a name like TERM or a number 1-64)", left);
 	if (!signals_forwardable(*from)) {
 		char name[32];
 
@@ -529,8 +529,9 @@ store(struct conf *c, const struct opt *o, const char *s, struct why *why)
 		return 0;
 	case T_DURATION:
 		if (conf_parse_duration(s, field(c, o)) < 0)
-			return because(why, "expected a duration such as 250ms, 5s, 2m or 30 "
-					    "(seconds), at most 720h");
+			return because(why,
+				"expected a duration such as 250ms, 5s, 2m or 30 "
+				"(seconds), at most 720h");
 		return 0;
 	case T_SIGNAL:
 		if (signals_parse(s, field(c, o)) < 0)
@@ -749,8 +750,9 @@ apply_env(struct parser *p, char *const envp[])
 		if (i == n)
 			o = find_opt(name, n);
 		if (o == NULL)
-			return failf(p, "%.*s: unknown setting in the environment "
-					"(graceinit --help lists the options)",
+			return failf(p,
+				"%.*s: unknown setting in the environment "
+				"(graceinit --help lists the options)",
 				(int)(eq - e), e);
 		if (o->type == T_STRING && o->off == F(config_path))
 			continue; /* read before the file, see conf_parse */
@@ -867,9 +869,9 @@ apply_file(struct parser *p, const char *path)
 		if (s == NULL || (cJSON_IsBool(member) && o->type != T_BOOL) ||
 			(!cJSON_IsBool(member) && o->type == T_BOOL)) {
 			failf(p, "%s: \"%s\": expected %s", path, o->name,
-				o->type == T_BOOL    ? "true or false"
-				: repeatable(o) ? "a string or an array of strings"
-						: "a string");
+				o->type == T_BOOL       ? "true or false"
+					: repeatable(o) ? "a string or an array of strings"
+							: "a string");
 			goto out;
 		}
 		if (apply(p, o, SRC_FILE, s) < 0)
@@ -923,8 +925,9 @@ derive(struct parser *p, char *const envp[])
 		if (set_by(p, F(drain_delay_ms)) == SRC_DEFAULT)
 			c->drain_delay_ms = 5000;
 	}
-	if (c->pod_name == NULL && ((v = env_get(envp, "POD_NAME")) != NULL ||
-					   (v = env_get(envp, "HOSTNAME")) != NULL))
+	if (c->pod_name == NULL &&
+		((v = env_get(envp, "POD_NAME")) != NULL ||
+			(v = env_get(envp, "HOSTNAME")) != NULL))
 		c->pod_name = strdup(v);
 	if (c->pod_ip == NULL && (v = env_get(envp, "POD_IP")) != NULL)
 		c->pod_ip = strdup(v);
@@ -946,19 +949,21 @@ refuse_unimplemented(struct parser *p)
 			continue;
 		inert = (o->type == T_STRING && *(char **)f == NULL) ||
 			(o->type == T_BOOL && !*(bool *)f) ||
-			(o->type == T_ENDPOINTS && *(enum conf_endpoints *)f == CONF_ENDPOINTS_OFF) ||
+			(o->type == T_ENDPOINTS &&
+				*(enum conf_endpoints *)f == CONF_ENDPOINTS_OFF) ||
 			(o->type == T_LIST && ((struct conf_strings *)f)->n == 0);
 		if (!inert)
-			return failf(p, "--%s is not implemented in graceinit %s yet; remove it "
-					"(see README.md, 'Status')",
+			return failf(p,
+				"--%s is not implemented in graceinit %s yet; remove it "
+				"(see README.md, 'Status')",
 				o->name, GRACEINIT_VERSION);
 	}
 	return 0;
 }
 
 enum conf_result
-conf_parse(struct conf *c, int argc, char *const argv[], char *const envp[], char *err,
-	size_t errlen)
+conf_parse(
+	struct conf *c, int argc, char *const argv[], char *const envp[], char *err, size_t errlen)
 {
 	struct parser p = { .c = c, .err = err, .errlen = errlen };
 	struct flag *flags;
@@ -968,10 +973,12 @@ conf_parse(struct conf *c, int argc, char *const argv[], char *const envp[], cha
 
 	memset(c, 0, sizeof(*c));
 	err[0] = '\0';
-	if (argc > 1 && (strcmp(argv[1], "prestop") == 0 || strcmp(argv[1], "status") == 0 ||
-				strcmp(argv[1], "plan") == 0)) {
-		failf(&p, "graceinit %s is not implemented in graceinit %s yet (to run a command "
-			  "named %s, write: graceinit -- %s)",
+	if (argc > 1 &&
+		(strcmp(argv[1], "prestop") == 0 || strcmp(argv[1], "status") == 0 ||
+			strcmp(argv[1], "plan") == 0)) {
+		failf(&p,
+			"graceinit %s is not implemented in graceinit %s yet (to run a command "
+			"named %s, write: graceinit -- %s)",
 			argv[1], GRACEINIT_VERSION, argv[1], argv[1]);
 		return CONF_ERROR;
 	}
@@ -1008,8 +1015,9 @@ conf_parse(struct conf *c, int argc, char *const argv[], char *const envp[], cha
 	if (derive(&p, envp) < 0 || refuse_unimplemented(&p) < 0)
 		goto out;
 	if (c->argv == NULL && !c->sidecar) {
-		failf(&p, "no command given: graceinit [OPTIONS] [--] COMMAND [ARG...] "
-			  "(graceinit --help explains)");
+		failf(&p,
+			"no command given: graceinit [OPTIONS] [--] COMMAND [ARG...] "
+			"(graceinit --help explains)");
 		goto out;
 	}
 	if (c->argv != NULL && c->sidecar) {
@@ -1045,8 +1053,10 @@ conf_usage(FILE *out)
 	fprintf(out,
 		"Usage: graceinit [OPTIONS] [--] COMMAND [ARG...]\n"
 		"\n"
-		"graceinit runs COMMAND as its child, the way a container's PID 1 must: it forwards\n"
-		"every signal to the child's process group, reaps every zombie, and exits with the\n"
+		"graceinit runs COMMAND as its child, the way a container's PID 1 must: it "
+		"forwards\n"
+		"every signal to the child's process group, reaps every zombie, and exits with "
+		"the\n"
 		"child's status (128+N when the child was killed by signal N; 127 when COMMAND is\n"
 		"not found, 126 when it cannot be executed, 2 for a configuration error).\n");
 	for (g = G_PROCESS; g <= G_OTHER; g++) {
@@ -1094,9 +1104,11 @@ conf_usage(FILE *out)
 	fprintf(out,
 		"\n\n"
 		"Every option can also be set as GRACEINIT_<NAME> in the environment (upper case,\n"
-		"'-' becomes '_'; lists separated by commas) or as a key of the --config JSON file;\n"
+		"'-' becomes '_'; lists separated by commas) or as a key of the --config JSON "
+		"file;\n"
 		"a flag beats the environment, which beats the file. Booleans take true/false\n"
-		"(--kill-on-exit=false, GRACEINIT_NO_SETSID=true). Durations: 250ms, 5s, 2m, 1h30m,\n"
+		"(--kill-on-exit=false, GRACEINIT_NO_SETSID=true). Durations: 250ms, 5s, 2m, "
+		"1h30m,\n"
 		"or a number of seconds. Signals: TERM, SIGTERM or 15.\n"
 		"\n"
 		"Examples:\n"

@@ -31,7 +31,7 @@ struct conf_strings {
 };
 
 struct conf {
-	char *const *argv; /* COMMAND and its arguments; points into main's argv */
+	char *const *argv;  /* COMMAND and its arguments; points into main's argv */
 	bool in_kubernetes; /* KUBERNETES_SERVICE_HOST is set */
 
 	/* Process */
@@ -81,8 +81,8 @@ struct conf {
  * Parses argv (argv[0] is the program) and envp into c. On CONF_ERROR, err holds one line that
  * names the option, where it came from and the bad value. conf_free releases c in every case.
  */
-enum conf_result conf_parse(struct conf *c, int argc, char *const argv[], char *const envp[],
-	char *err, size_t errlen);
+enum conf_result conf_parse(
+	struct conf *c, int argc, char *const argv[], char *const envp[], char *err, size_t errlen);
 void conf_free(struct conf *c);
 void conf_usage(FILE *out);
 

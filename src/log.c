@@ -118,14 +118,14 @@ vlog(enum log_level level, const char *err, const char *fmt, va_list ap)
 	(void)!write(STDERR_FILENO, line, (size_t)n);
 }
 
-#define LOG_BODY(level, with_errno)                                                               \
-	do {                                                                                      \
-		int saved = errno;                                                                \
-		va_list ap;                                                                       \
-		va_start(ap, fmt);                                                                \
-		vlog(level, with_errno ? strerror(saved) : NULL, fmt, ap);                        \
-		va_end(ap);                                                                       \
-		errno = saved;                                                                    \
+#define LOG_BODY(level, with_errno)                                                                \
+	do {                                                                                       \
+		int saved = errno;                                                                 \
+		va_list ap;                                                                        \
+		va_start(ap, fmt);                                                                 \
+		vlog(level, with_errno ? strerror(saved) : NULL, fmt, ap);                         \
+		va_end(ap);                                                                        \
+		errno = saved;                                                                     \
 	} while (0)
 
 void

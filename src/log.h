@@ -32,7 +32,7 @@ void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn))
 void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 
 /* Renders one log line (no trailing newline) into buf; exposed for the unit tests. */
-int log_render(char *buf, size_t len, enum log_format format, enum log_level level,
-	const char *msg, const char *err);
+int log_render(char *buf, size_t len, enum log_format format, enum log_level level, const char *msg,
+	const char *err);
 
 #endif

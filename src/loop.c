@@ -89,8 +89,8 @@ loop_close(struct loop *loop)
 }
 
 int
-loop_io_add(struct loop *loop, struct loop_io *io, int fd, uint32_t events, loop_io_cb *cb,
-	void *arg)
+loop_io_add(
+	struct loop *loop, struct loop_io *io, int fd, uint32_t events, loop_io_cb *cb, void *arg)
 {
 	struct epoll_event ev = { .events = events, .data.ptr = io };
 

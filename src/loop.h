@@ -39,8 +39,8 @@ struct loop {
 
 int loop_init(struct loop *loop);
 void loop_close(struct loop *loop);
-int loop_io_add(struct loop *loop, struct loop_io *io, int fd, uint32_t events, loop_io_cb *cb,
-	void *arg);
+int loop_io_add(
+	struct loop *loop, struct loop_io *io, int fd, uint32_t events, loop_io_cb *cb, void *arg);
 int loop_io_mod(struct loop *loop, struct loop_io *io, uint32_t events);
 void loop_io_del(struct loop *loop, struct loop_io *io);
 void loop_timer_init(struct loop_timer *timer, loop_timer_cb *cb, void *arg);

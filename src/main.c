@@ -52,7 +52,10 @@ on_signal(struct app *app, const struct signalfd_siginfo *si)
 	}
 	to = translate(&app->conf, signo);
 	log_debug("received %s from pid %u%s%s", signals_name(signo, name, sizeof(name)),
-		si->ssi_pid, to == signo ? "" : to ? "; rewritten to " : "; dropped (--rewrite)",
+		si->ssi_pid,
+		to == signo  ? ""
+			: to ? "; rewritten to "
+			     : "; dropped (--rewrite)",
 		to == signo || to == 0 ? "" : signals_name(to, toname, sizeof(toname)));
 	if (to != 0)
 		child_signal(&app->child, to);
