@@ -125,20 +125,64 @@ resolve(const char *cmd, char *const envp[], char *path, size_t len)
 	return found;
 }
 
-/* Parent side of spawning: what LISTEN_FDS asks to keep open (systemd socket activation). */
-static unsigned int
-kept_fds(char *const envp[])
+/*
+ * Socket activation (sd_listen_fds(3)): fds 3 to 3+LISTEN_FDS-1 stay open for the child, and
+ * LISTEN_PID, which names the process they are meant for, must name the child; its pid is
+ * known only after fork, so the parent prepares a copy of the environment with a slot that
+ * the child fills in.
+ */
+struct activation {
+	unsigned int nfds;
+	char **envp; /* envp with LISTEN_PID pointing at pid_slot, or NULL */
+	char pid_slot[32];
+};
+
+static int
+activation_prepare(struct activation *a, char *const envp[])
 {
 	const char *v = env_value(envp, "LISTEN_FDS");
+	size_t n, i;
 	char *end;
-	long n;
+	long fds;
 
+	memset(a, 0, sizeof(*a));
 	if (v == NULL)
 		return 0;
-	n = strtol(v, &end, 10);
-	if (*v == '\0' || *end != '\0' || n < 0 || n > 4096)
+	fds = strtol(v, &end, 10);
+	if (*v == '\0' || *end != '\0' || fds < 0 || fds > 4096) {
+		log_warnx("ignoring LISTEN_FDS=%s: not a number of file descriptors", v);
 		return 0;
-	return (unsigned int)n;
+	}
+	a->nfds = (unsigned int)fds;
+	if (env_value(envp, "LISTEN_PID") == NULL)
+		return 0;
+	for (n = 0; envp[n] != NULL; n++)
+		;
+	if ((a->envp = calloc(n + 1, sizeof(*a->envp))) == NULL) {
+		log_warn("calloc");
+		return -1;
+	}
+	for (i = 0; i < n; i++)
+		a->envp[i] = strncmp(envp[i], "LISTEN_PID=", 11) == 0 ? a->pid_slot : envp[i];
+	memcpy(a->pid_slot, "LISTEN_PID=", 11);
+	return 0;
+}
+
+/* In the child: writes its own pid into the slot, without stdio (async-signal-safe). */
+static void
+activation_fill(struct activation *a)
+{
+	char digits[16], *p = a->pid_slot + 11;
+	unsigned long pid = (unsigned long)getpid();
+	int n = 0;
+
+	do {
+		digits[n++] = (char)('0' + pid % 10);
+		pid /= 10;
+	} while (pid > 0);
+	while (n > 0)
+		*p++ = digits[--n];
+	*p = '\0';
 }
 
 /* In the child: every inherited fd from 3 (plus what LISTEN_FDS keeps) closes at exec. */
@@ -158,7 +202,7 @@ cloexec_from(unsigned int first)
 
 static void __attribute__((noreturn))
 exec_child(const struct child *c, const char *path, char *const argv[], char *const envp[],
-	const struct sigorig *orig, unsigned int keep, int errfd)
+	const struct sigorig *orig, struct activation *a, int errfd)
 {
 	int err;
 
@@ -168,7 +212,11 @@ exec_child(const struct child *c, const char *path, char *const argv[], char *co
 		if (isatty(STDIN_FILENO))
 			ioctl(STDIN_FILENO, TIOCSCTTY, 0);
 	}
-	cloexec_from(3 + keep);
+	cloexec_from(3 + a->nfds);
+	if (a->envp != NULL) {
+		activation_fill(a);
+		envp = a->envp;
+	}
 	signals_restore(orig);
 	execve(path, argv, envp);
 	err = errno;
@@ -198,8 +246,8 @@ int
 child_spawn(struct child *c, char *const argv[], char *const envp[], const struct sigorig *orig,
 	int *exit_code)
 {
+	struct activation act;
 	char path[PATH_MAX];
-	unsigned int keep = kept_fds(envp);
 	int pipefd[2], err;
 	ssize_t n;
 	pid_t pid;
@@ -211,10 +259,13 @@ child_spawn(struct child *c, char *const argv[], char *const envp[], const struc
 			err == ENOENT ? "command not found" : strerror(err));
 		return -1;
 	}
+	*exit_code = 126;
+	if (activation_prepare(&act, envp) < 0)
+		return -1;
 	release_terminal(c);
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
 		log_warn("pipe2");
-		*exit_code = 126;
+		free(act.envp);
 		return -1;
 	}
 	pid = fork();
@@ -222,14 +273,15 @@ child_spawn(struct child *c, char *const argv[], char *const envp[], const struc
 		log_warn("fork");
 		close(pipefd[0]);
 		close(pipefd[1]);
-		*exit_code = 126;
+		free(act.envp);
 		return -1;
 	}
 	if (pid == 0) {
 		close(pipefd[0]);
-		/* The error pipe may sit at fd >= 3 + keep: it is close-on-exec already. */
-		exec_child(c, path, argv, envp, orig, keep, pipefd[1]);
+		/* The error pipe may sit among the kept fds: it is close-on-exec already. */
+		exec_child(c, path, argv, envp, orig, &act, pipefd[1]);
 	}
+	free(act.envp);
 	close(pipefd[1]);
 	/* EOF means execve succeeded; the child never blocks between fork and exec. */
 	n = read(pipefd[0], &err, sizeof(err));
@@ -362,8 +414,6 @@ child_reap(struct child *c)
 		if (pid == c->pid && c->phase == CHILD_RUNNING) {
 			c->phase = CHILD_LEFTOVERS;
 			main_exited(c, wstatus);
-		} else {
-			log_debug("reaped pid %d", (int)pid);
 		}
 	}
 	if (c->phase == CHILD_RUNNING || c->phase == CHILD_DONE)

@@ -1038,9 +1038,6 @@ conf_free(struct conf *c)
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].type == T_STRING || opts[i].type == T_LIST)
 			reset(c, &opts[i]);
-	free(c->pod_name);
-	free(c->pod_ip);
-	c->pod_name = c->pod_ip = NULL;
 }
 
 void

@@ -51,12 +51,16 @@ on_signal(struct app *app, const struct signalfd_siginfo *si)
 		return;
 	}
 	to = translate(&app->conf, signo);
-	log_debug("received %s from pid %u%s%s", signals_name(signo, name, sizeof(name)),
-		si->ssi_pid,
-		to == signo  ? ""
-			: to ? "; rewritten to "
-			     : "; dropped (--rewrite)",
-		to == signo || to == 0 ? "" : signals_name(to, toname, sizeof(toname)));
+	if (log_enabled(LOG_LEVEL_DEBUG)) {
+		/* A sender outside graceinit's PID namespace shows as pid 0. */
+		signals_name(signo, name, sizeof(name));
+		if (to == 0)
+			snprintf(toname, sizeof(toname), "dropped");
+		else
+			signals_name(to, toname, sizeof(toname));
+		log_debug("received %s from pid %u%s: %s", name, si->ssi_pid,
+			si->ssi_pid ? "" : " (outside the namespace)", toname);
+	}
 	if (to != 0)
 		child_signal(&app->child, to);
 	/*
@@ -128,7 +132,7 @@ run(struct app *app, char *const envp[])
 int
 main(int argc, char *argv[], char *envp[])
 {
-	static struct app app;
+	struct app app = { 0 };
 	char err[1024];
 	int code;
 
