@@ -39,7 +39,7 @@ static void on_timer(struct loop *loop, void *arg);
 
 void
 child_init(struct child *c, struct loop *loop, bool setsid, bool kill_on_exit,
-	int64_t exit_grace_ms, child_done_cb *done, void *arg)
+	int64_t exit_grace_ms, child_cb *exited, child_cb *done, void *arg)
 {
 	memset(c, 0, sizeof(*c));
 	c->loop = loop;
@@ -47,9 +47,11 @@ child_init(struct child *c, struct loop *loop, bool setsid, bool kill_on_exit,
 	c->pid1 = getpid() == 1;
 	c->kill_on_exit = kill_on_exit;
 	c->exit_grace_ms = exit_grace_ms;
+	c->exited = exited;
 	c->done = done;
 	c->arg = arg;
 	c->phase = CHILD_RUNNING;
+	c->kill_deadline_ms = -1;
 	loop_timer_init(&c->timer, on_timer, c);
 }
 
@@ -299,24 +301,25 @@ child_spawn(struct child *c, char *const argv[], char *const envp[], const struc
 	return 0;
 }
 
-void
+int
 child_signal(struct child *c, int signo)
 {
 	pid_t target = c->setsid ? -c->pid : c->pid;
 	char name[32];
 
 	if (c->pid <= 0)
-		return;
+		return -1;
 	if (!c->setsid && c->phase != CHILD_RUNNING)
-		return; /* the pid may already belong to someone else */
+		return -1; /* the pid may already belong to someone else */
 	if (kill(target, signo) < 0) {
 		if (errno != ESRCH)
 			log_warn("kill(%d, %s)", (int)target,
 				signals_name(signo, name, sizeof(name)));
-		return;
+		return -1;
 	}
 	log_debug("forwarded %s to %s %d", signals_name(signo, name, sizeof(name)),
 		c->setsid ? "process group" : "pid", (int)c->pid);
+	return 0;
 }
 
 /* Sends sig to every process that may be left: all of them as PID 1, else what we can see. */
@@ -396,6 +399,7 @@ void
 child_reap(struct child *c)
 {
 	bool others = false;
+	int64_t deadline;
 	int wstatus;
 	pid_t pid;
 
@@ -414,6 +418,7 @@ child_reap(struct child *c)
 		if (pid == c->pid && c->phase == CHILD_RUNNING) {
 			c->phase = CHILD_LEFTOVERS;
 			main_exited(c, wstatus);
+			c->exited(c, c->arg);
 		}
 	}
 	if (c->phase == CHILD_RUNNING || c->phase == CHILD_DONE)
@@ -431,7 +436,10 @@ child_reap(struct child *c)
 		log_info("sending SIGTERM to the processes left, up to %lld ms before SIGKILL",
 			(long long)c->exit_grace_ms);
 		signal_leftovers(c, SIGTERM);
-		loop_timer_at(c->loop, &c->timer, c->exited_ms + c->exit_grace_ms);
+		deadline = c->exited_ms + c->exit_grace_ms;
+		if (c->kill_deadline_ms >= 0 && c->kill_deadline_ms < deadline)
+			deadline = c->kill_deadline_ms;
+		loop_timer_at(c->loop, &c->timer, deadline);
 	} else if (c->phase == CHILD_KILLING) {
 		/* New orphans of killed processes reach us late: kill them too. */
 		signal_leftovers(c, SIGKILL);

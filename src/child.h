@@ -12,7 +12,8 @@
 #include "signals.h"
 
 struct child;
-typedef void child_done_cb(struct child *c, void *arg);
+/* exited: the main child was reaped (what it left may still run); done: nothing is left. */
+typedef void child_cb(struct child *c, void *arg);
 
 enum child_phase {
 	CHILD_RUNNING,   /* the main child runs */
@@ -31,23 +32,25 @@ struct child {
 	int wstatus;     /* the main child's wait status, once phase > CHILD_RUNNING */
 	uint64_t reaped; /* every process reaped, the main child and orphans alike */
 	int64_t exited_ms;
+	int64_t kill_deadline_ms; /* --exit-grace ends by then at the latest; -1: no limit */
 	bool hup_expected; /* releasing the terminal sent graceinit a SIGHUP: not for the child */
 	enum child_phase phase;
 	struct loop_timer timer;
-	child_done_cb *done;
+	child_cb *exited;
+	child_cb *done;
 	void *arg;
 };
 
 void child_init(struct child *c, struct loop *loop, bool setsid, bool kill_on_exit,
-	int64_t exit_grace_ms, child_done_cb *done, void *arg);
+	int64_t exit_grace_ms, child_cb *exited, child_cb *done, void *arg);
 /*
  * Starts argv[0] (looked up in PATH) with envp. Returns 0, or -1 with *exit_code set to 127
  * (not found) or 126 (found but cannot be executed); the reason is logged.
  */
 int child_spawn(struct child *c, char *const argv[], char *const envp[], const struct sigorig *orig,
 	int *exit_code);
-/* Sends signo to the child's process group (or to the child alone without setsid). */
-void child_signal(struct child *c, int signo);
+/* Sends signo to the child's process group (or to the child alone without setsid); 0 or -1. */
+int child_signal(struct child *c, int signo);
 /* Reaps every child that has exited; call on SIGCHLD. */
 void child_reap(struct child *c);
 /* 128+N for a process killed by signal N, else its exit status. */

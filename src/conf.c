@@ -95,16 +95,16 @@ static const struct opt opts[] = {
 	{ "exit-remap", T_REMAP, CK_ANY, F(exit_remap), true, G_PROCESS, ',', "FROM:TO", NULL, NULL,
 		"map the child's exit status FROM to TO, e.g. 143:0 (repeatable)" },
 
-	{ "http", T_STRING, CK_LISTEN, F(http), false, G_KUBERNETES, 0, "ADDR", NULL,
+	{ "http", T_STRING, CK_LISTEN, F(http), true, G_KUBERNETES, 0, "ADDR", NULL,
 		":9797 in Kubernetes, else off", "listen address of the HTTP endpoints" },
-	{ "control-socket", T_STRING, CK_SOCKET, F(control_socket), false, G_KUBERNETES, 0, "PATH",
+	{ "control-socket", T_STRING, CK_SOCKET, F(control_socket), true, G_KUBERNETES, 0, "PATH",
 		"@graceinit", NULL, "unix socket serving the same HTTP API" },
-	{ "control-token", T_STRING, CK_ANY, F(control_token), false, G_KUBERNETES, 0, "TOKEN",
-		NULL, NULL, "bearer token for /prestop and /drain from non-loopback peers" },
-	{ "drain-delay", T_DURATION, CK_ANY, F(drain_delay_ms), false, G_KUBERNETES, 0, "DURATION",
+	{ "control-token", T_STRING, CK_ANY, F(control_token), true, G_KUBERNETES, 0, "TOKEN", NULL,
+		NULL, "bearer token for /prestop and /drain from non-loopback peers" },
+	{ "drain-delay", T_DURATION, CK_ANY, F(drain_delay_ms), true, G_KUBERNETES, 0, "DURATION",
 		NULL, "5s in Kubernetes, else 0",
 		"wait after going not-ready when deregistration is not confirmed" },
-	{ "min-drain", T_DURATION, CK_ANY, F(min_drain_ms), false, G_KUBERNETES, 0, "DURATION", "0",
+	{ "min-drain", T_DURATION, CK_ANY, F(min_drain_ms), true, G_KUBERNETES, 0, "DURATION", "0",
 		NULL, "least time between going not-ready and the stop signal" },
 	{ "endpoints", T_ENDPOINTS, CK_ANY, F(endpoints), false, G_KUBERNETES, 0, "auto|on|off",
 		"auto", NULL, "wait until this pod is no longer a ready EndpointSlice endpoint" },
@@ -128,9 +128,9 @@ static const struct opt opts[] = {
 	{ "drain-connections", T_LIST, CK_PORT, F(drain_connections), false, G_KUBERNETES, ',',
 		"PORT[,PORT]", NULL, NULL,
 		"wait until no inbound connection remains on these ports" },
-	{ "grace-period", T_DURATION, CK_ANY, F(grace_period_ms), false, G_KUBERNETES, 0,
-		"DURATION", "30s", NULL, "the whole shutdown budget from the first drain trigger" },
-	{ "kill-margin", T_DURATION, CK_ANY, F(kill_margin_ms), false, G_KUBERNETES, 0, "DURATION",
+	{ "grace-period", T_DURATION, CK_ANY, F(grace_period_ms), true, G_KUBERNETES, 0, "DURATION",
+		"30s", NULL, "the whole shutdown budget from the first drain trigger" },
+	{ "kill-margin", T_DURATION, CK_ANY, F(kill_margin_ms), true, G_KUBERNETES, 0, "DURATION",
 		"2s", NULL, "SIGKILL this long before the grace period ends" },
 	{ "sidecar", T_BOOL, CK_ANY, F(sidecar), false, G_KUBERNETES, 0, NULL, "false", NULL,
 		"run without a child, serving the probes and /prestop" },
@@ -973,14 +973,11 @@ conf_parse(
 
 	memset(c, 0, sizeof(*c));
 	err[0] = '\0';
-	if (argc > 1 &&
-		(strcmp(argv[1], "prestop") == 0 || strcmp(argv[1], "status") == 0 ||
-			strcmp(argv[1], "plan") == 0)) {
-		failf(&p,
-			"graceinit %s is not implemented in graceinit %s yet (to run a command "
-			"named %s, write: graceinit -- %s)",
-			argv[1], GRACEINIT_VERSION, argv[1], argv[1]);
-		return CONF_ERROR;
+	/* "graceinit plan [OPTIONS] [-- COMMAND]": the same options, the command optional. */
+	if (argc > 1 && strcmp(argv[1], "plan") == 0) {
+		c->plan = true;
+		argc--;
+		argv++;
 	}
 	flags = calloc((size_t)argc + 1, sizeof(*flags));
 	if (flags == NULL) {
@@ -1014,7 +1011,15 @@ conf_parse(
 			goto out;
 	if (derive(&p, envp) < 0 || refuse_unimplemented(&p) < 0)
 		goto out;
-	if (c->argv == NULL && !c->sidecar) {
+	if (c->kill_margin_ms >= c->grace_period_ms) {
+		char m[32], g[32];
+
+		failf(&p, "--kill-margin %s must be shorter than --grace-period %s",
+			conf_format_duration(c->kill_margin_ms, m, sizeof(m)),
+			conf_format_duration(c->grace_period_ms, g, sizeof(g)));
+		goto out;
+	}
+	if (c->argv == NULL && !c->sidecar && !c->plan) {
 		failf(&p,
 			"no command given: graceinit [OPTIONS] [--] COMMAND [ARG...] "
 			"(graceinit --help explains)");
@@ -1024,7 +1029,7 @@ conf_parse(
 		failf(&p, "--sidecar runs no command, but '%s' was given", c->argv[0]);
 		goto out;
 	}
-	r = CONF_RUN;
+	r = c->plan ? CONF_PLAN : CONF_RUN;
 out:
 	free(flags);
 	return r;
@@ -1038,6 +1043,108 @@ conf_free(struct conf *c)
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].type == T_STRING || opts[i].type == T_LIST)
 			reset(c, &opts[i]);
+}
+
+const char *
+conf_format_duration(int64_t ms, char *buf, size_t len)
+{
+	if (ms == 0)
+		snprintf(buf, len, "0s");
+	else if (ms % 3600000 == 0)
+		snprintf(buf, len, "%lldh", (long long)(ms / 3600000));
+	else if (ms % 60000 == 0)
+		snprintf(buf, len, "%lldm", (long long)(ms / 60000));
+	else if (ms % 1000 == 0)
+		snprintf(buf, len, "%llds", (long long)(ms / 1000));
+	else
+		snprintf(buf, len, "%lldms", (long long)ms);
+	return buf;
+}
+
+/* Rewrite and remap tables as the "FROM:TO" list that would produce them. */
+static cJSON *
+pairs_json(const int *to, int n, bool signals)
+{
+	cJSON *a = cJSON_CreateArray();
+	char item[80], from_name[32], to_name[32];
+	int i;
+
+	for (i = signals ? 1 : 0; a != NULL && i < n; i++) {
+		if (to[i] == i)
+			continue;
+		if (!signals)
+			snprintf(item, sizeof(item), "%d:%d", i, to[i]);
+		else
+			snprintf(item, sizeof(item), "%s:%s", signals_name(i, from_name, 32) + 3,
+				to[i] ? signals_name(to[i], to_name, 32) + 3 : "0");
+		cJSON_AddItemToArray(a, cJSON_CreateString(item));
+	}
+	return a;
+}
+
+static cJSON *
+opt_json(const struct conf *c, const struct opt *o)
+{
+	static const char *const levels[] = { "error", "warn", "info", "debug" };
+	static const char *const formats[] = { "text", "json" };
+	static const char *const endpoints[] = { "auto", "on", "off" };
+	const void *f = (const char *)c + o->off;
+	const struct conf_strings *l;
+	char tmp[64];
+	cJSON *a;
+	size_t i;
+
+	switch (o->type) {
+	case T_BOOL:
+		return cJSON_CreateBool(*(const bool *)f);
+	case T_DURATION:
+		return cJSON_CreateString(
+			conf_format_duration(*(const int64_t *)f, tmp, sizeof(tmp)));
+	case T_SIGNAL:
+		if (*(const int *)f == 0)
+			return cJSON_CreateNull();
+		return cJSON_CreateString(signals_name(*(const int *)f, tmp, sizeof(tmp)));
+	case T_STRING:
+		if (*(char *const *)f == NULL)
+			return cJSON_CreateNull();
+		if (o->off == F(control_token))
+			return cJSON_CreateString("(set)");
+		return cJSON_CreateString(*(char *const *)f);
+	case T_LIST:
+		l = f;
+		a = cJSON_CreateArray();
+		for (i = 0; a != NULL && i < l->n; i++)
+			cJSON_AddItemToArray(a, cJSON_CreateString(l->v[i]));
+		return a;
+	case T_REWRITE:
+		return pairs_json(((const struct sigrewrite *)f)->to, SIGNALS_MAX, true);
+	case T_REMAP:
+		return pairs_json(f, 256, false);
+	case T_ENDPOINTS:
+		return cJSON_CreateString(endpoints[*(const enum conf_endpoints *)f]);
+	case T_LOG_LEVEL:
+		return cJSON_CreateString(levels[*(const enum log_level *)f]);
+	case T_LOG_FORMAT:
+		return cJSON_CreateString(formats[*(const enum log_format *)f]);
+	}
+	return cJSON_CreateNull();
+}
+
+cJSON *
+conf_json(const struct conf *c)
+{
+	cJSON *o = cJSON_CreateObject(), *cmd;
+	size_t i;
+
+	if (o == NULL)
+		return NULL;
+	cmd = cJSON_AddArrayToObject(o, "command");
+	for (i = 0; cmd != NULL && c->argv != NULL && c->argv[i] != NULL; i++)
+		cJSON_AddItemToArray(cmd, cJSON_CreateString(c->argv[i]));
+	for (i = 0; i < NOPTS; i++)
+		cJSON_AddItemToObject(o, opts[i].name, opt_json(c, &opts[i]));
+	cJSON_AddBoolToObject(o, "in-kubernetes", c->in_kubernetes);
+	return o;
 }
 
 void

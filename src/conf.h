@@ -17,6 +17,7 @@ enum conf_result {
 	CONF_HELP,    /* print conf_usage, exit 0 */
 	CONF_VERSION, /* print the version, exit 0 */
 	CONF_ERROR,   /* the message is in err; exit 2 */
+	CONF_PLAN,    /* "graceinit plan": print the configuration and the drain timeline */
 };
 
 enum conf_endpoints {
@@ -32,6 +33,7 @@ struct conf_strings {
 
 struct conf {
 	char *const *argv;  /* COMMAND and its arguments; points into main's argv */
+	bool plan;          /* "graceinit plan": the command is optional */
 	bool in_kubernetes; /* KUBERNETES_SERVICE_HOST is set */
 
 	/* Process */
@@ -88,5 +90,11 @@ void conf_usage(FILE *out);
 
 /* "250ms", "5s", "2m", "1h", "1m30s", "1.5s", or bare seconds "30": 0 and *ms, or -1. */
 int conf_parse_duration(const char *s, int64_t *ms);
+/* The shortest exact form: "0s", "250ms", "5s", "2m", "1h", "1500ms". */
+const char *conf_format_duration(int64_t ms, char *buf, size_t len);
+
+struct cJSON;
+/* The effective configuration as a JSON object keyed by option name; the token is redacted. */
+struct cJSON *conf_json(const struct conf *c);
 
 #endif

@@ -1,7 +1,8 @@
 /*
  * main.c: wiring only. Blocks signals before anything else can happen, parses the
- * configuration, starts the child and runs the loop until the child and everything it left
- * behind are gone; returns the child's exit status. The one struct app owns every module.
+ * configuration, starts the endpoints and the child, and runs the loop until the child and
+ * everything it left behind are gone; returns the child's exit status. The one struct app
+ * owns every module and connects their callbacks.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -10,29 +11,120 @@
 #include <sys/epoll.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "child.h"
 #include "conf.h"
+#include "ctl.h"
+#include "drain.h"
+#include "http.h"
 #include "log.h"
 #include "loop.h"
+#include "metrics.h"
+#include "plan.h"
+#include "ready.h"
 #include "signals.h"
 
 struct app {
 	struct conf conf;
 	struct loop loop;
 	struct child child;
+	struct drain drain;
+	struct ready ready;
+	struct metrics metrics;
+	struct http http;
 	struct sigorig sigorig;
 	struct loop_io signal_io;
+	struct loop_timer drain_timer;
+	int started_check;
 };
 
-/* What a signal received by graceinit becomes for the child; 0 drops it. */
-static int
-translate(const struct conf *conf, int signo)
+static void
+forward(struct app *app, int signo)
 {
-	if (signo == SIGTERM)
-		return conf->stop_signal;
-	return conf->rewrite.to[signo];
+	if (signo == 0)
+		return;
+	if (child_signal(&app->child, signo) == 0)
+		app->metrics.signals_forwarded[signo]++;
+}
+
+/* The drain's effects. */
+static void
+drain_stop(void *arg)
+{
+	struct app *app = arg;
+
+	forward(app, app->conf.stop_signal);
+}
+
+static void
+drain_kill(void *arg)
+{
+	struct app *app = arg;
+
+	forward(app, SIGKILL);
+}
+
+static void
+drain_arm(void *arg, int64_t deadline_ms)
+{
+	struct app *app = arg;
+
+	if (deadline_ms < 0)
+		loop_timer_cancel(&app->loop, &app->drain_timer);
+	else
+		loop_timer_at(&app->loop, &app->drain_timer, deadline_ms);
+}
+
+static void
+drain_deregistered(void *arg)
+{
+	struct app *app = arg;
+
+	http_release(&app->http);
+}
+
+static const struct drain_ops drain_ops = {
+	.stop = drain_stop,
+	.kill = drain_kill,
+	.arm = drain_arm,
+	.deregistered = drain_deregistered,
+};
+
+static bool
+drain(struct app *app, enum drain_event ev)
+{
+	bool acted = drain_event(&app->drain, ev, loop_now_ms());
+
+	/* What the child leaves behind is killed by the drain's deadline at the latest. */
+	app->child.kill_deadline_ms = app->drain.kill_deadline_ms;
+	return acted;
+}
+
+static void
+on_drain_timer(struct loop *loop, void *arg)
+{
+	(void)loop;
+	drain(arg, DRAIN_EV_TIMER);
+}
+
+static void
+http_trigger(void *arg, enum drain_event ev)
+{
+	drain(arg, ev);
+}
+
+static bool
+http_live(void *arg, const char **why)
+{
+	struct app *app = arg;
+
+	if (app->child.phase != CHILD_RUNNING) {
+		*why = "the child has exited";
+		return false;
+	}
+	return true;
 }
 
 static void
@@ -45,24 +137,26 @@ on_signal(struct app *app, const struct signalfd_siginfo *si)
 		child_reap(&app->child);
 		return;
 	}
+	app->metrics.signals_received[signo]++;
 	if (signo == SIGHUP && app->child.hup_expected) {
 		app->child.hup_expected = false;
 		log_debug("dropped the SIGHUP caused by handing the terminal to the child");
 		return;
 	}
-	to = translate(&app->conf, signo);
-	if (log_enabled(LOG_LEVEL_DEBUG)) {
-		/* A sender outside graceinit's PID namespace shows as pid 0. */
-		signals_name(signo, name, sizeof(name));
-		if (to == 0)
-			snprintf(toname, sizeof(toname), "dropped");
-		else
-			signals_name(to, toname, sizeof(toname));
-		log_debug("received %s from pid %u%s: %s", name, si->ssi_pid,
-			si->ssi_pid ? "" : " (outside the namespace)", toname);
+	/* A sender outside graceinit's PID namespace shows as pid 0. */
+	log_debug("received %s from pid %u%s", signals_name(signo, name, sizeof(name)), si->ssi_pid,
+		si->ssi_pid ? "" : " (outside the namespace)");
+	if (signo == SIGTERM) {
+		drain(app, DRAIN_EV_SIGTERM);
+		return;
 	}
-	if (to != 0)
-		child_signal(&app->child, to);
+	if (signo == SIGINT && drain(app, DRAIN_EV_SIGINT))
+		return;
+	to = app->conf.rewrite.to[signo];
+	if (to != signo)
+		log_debug("rewriting %s to %s", name,
+			to ? signals_name(to, toname, sizeof(toname)) : "nothing (dropped)");
+	forward(app, to);
 	/*
 	 * Terminal job control, as dumb-init does: the child's group was told to stop, so stop
 	 * graceinit too and let the shell's SIGCONT resume everyone. A no-op as PID 1.
@@ -93,6 +187,13 @@ on_signalfd(struct loop *loop, uint32_t events, void *arg)
 }
 
 static void
+on_child_exited(struct child *child, void *arg)
+{
+	(void)child;
+	drain(arg, DRAIN_EV_CHILD_EXITED);
+}
+
+static void
 on_child_done(struct child *child, void *arg)
 {
 	struct app *app = arg;
@@ -107,26 +208,46 @@ on_child_done(struct child *child, void *arg)
 }
 
 static int
-run(struct app *app, char *const envp[])
+start(struct app *app)
 {
-	int code, fd;
+	const struct conf *c = &app->conf;
+	struct drain_budget budget = {
+		.grace_ms = c->grace_period_ms,
+		.kill_margin_ms = c->kill_margin_ms,
+		.delay_ms = c->drain_delay_ms,
+		.min_drain_ms = c->min_drain_ms,
+	};
+	struct http_app api = {
+		.conf = c,
+		.drain = &app->drain,
+		.child = &app->child,
+		.ready = &app->ready,
+		.metrics = &app->metrics,
+		.start_ms = loop_now_ms(),
+		.start_time_s = (double)time(NULL),
+		.live = http_live,
+		.trigger = http_trigger,
+		.arg = app,
+	};
+	int fd;
 
-	if (getpid() != 1 || app->conf.subreaper) {
+	if (getpid() != 1 || c->subreaper) {
 		if (child_subreaper() < 0)
-			return 1;
+			return -1;
 		log_debug("not PID 1: reaping orphans as a child subreaper");
 	}
 	if (loop_init(&app->loop) < 0)
-		return 1;
+		return -1;
 	if ((fd = signals_open_fd()) < 0 ||
 		loop_io_add(&app->loop, &app->signal_io, fd, EPOLLIN, on_signalfd, app) < 0)
-		return 1;
-	child_init(&app->child, &app->loop, !app->conf.no_setsid, app->conf.kill_on_exit,
-		app->conf.exit_grace_ms, on_child_done, app);
-	if (child_spawn(&app->child, app->conf.argv, envp, &app->sigorig, &code) < 0)
-		return code;
-	code = loop_run(&app->loop);
-	return code < 0 ? 1 : code;
+		return -1;
+	loop_timer_init(&app->drain_timer, on_drain_timer, app);
+	drain_init(&app->drain, &budget, &drain_ops, app);
+	ready_init(&app->ready);
+	app->started_check = ready_add(&app->ready, "started", "the command has not started");
+	child_init(&app->child, &app->loop, !c->no_setsid, c->kill_on_exit, c->exit_grace_ms,
+		on_child_exited, on_child_done, app);
+	return http_start(&app->http, &app->loop, &api);
 }
 
 int
@@ -139,6 +260,8 @@ main(int argc, char *argv[], char *envp[])
 	/* First: from here on no signal can be lost or take graceinit down. */
 	if (signals_block(&app.sigorig) < 0)
 		return 1;
+	if (argc > 1 && (strcmp(argv[1], "prestop") == 0 || strcmp(argv[1], "status") == 0))
+		return ctl_main(argc - 1, argv + 1, envp);
 	switch (conf_parse(&app.conf, argc, argv, envp, err, sizeof(err))) {
 	case CONF_HELP:
 		conf_usage(stdout);
@@ -152,11 +275,23 @@ main(int argc, char *argv[], char *envp[])
 		fprintf(stderr, "graceinit: %s\n", err);
 		conf_free(&app.conf);
 		return 2;
+	case CONF_PLAN:
+		code = plan_print(&app.conf, stdout);
+		conf_free(&app.conf);
+		return code;
 	case CONF_RUN:
 		break;
 	}
 	log_init(app.conf.log_level, app.conf.log_format);
-	code = run(&app, envp);
+	if (start(&app) < 0) {
+		code = 2;
+	} else if (child_spawn(&app.child, app.conf.argv, envp, &app.sigorig, &code) == 0) {
+		ready_set(&app.ready, app.started_check, true, loop_now_ms(), "pid %d",
+			(int)app.child.pid);
+		code = loop_run(&app.loop);
+		code = code < 0 ? 1 : code;
+	}
+	http_stop(&app.http);
 	loop_close(&app.loop);
 	conf_free(&app.conf);
 	return code;

@@ -1,0 +1,118 @@
+/*
+ * plan.c: answers "what will graceinit do with this configuration?" before it runs: the
+ * effective value of every option (after flags, environment, file and defaults) and the drain
+ * timeline within the grace budget, computed by the same functions the drain uses. Fails
+ * (exit 2) when the waits asked for cannot fit, so a bad manifest is caught in CI, not during
+ * a rollout.
+ */
+#include "plan.h"
+
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "drain.h"
+
+static const char *
+dur(int64_t ms, char *buf, size_t len)
+{
+	return conf_format_duration(ms, buf, len);
+}
+
+static void
+print_command(const struct conf *c, FILE *out)
+{
+	size_t i;
+
+	fprintf(out, "Command:   ");
+	if (c->argv == NULL)
+		fprintf(out, c->sidecar ? "none (--sidecar)" : "none given");
+	for (i = 0; c->argv != NULL && c->argv[i] != NULL; i++)
+		fprintf(out, "%s%s", i ? " " : "", c->argv[i]);
+	fprintf(out, "\nEndpoints: %s%s, control socket %s\n", c->http ? "http " : "http off",
+		c->http ? c->http : "", c->control_socket ? c->control_socket : "off");
+	fprintf(out, "Readiness: the command has started");
+	if (c->ready_tcp != NULL)
+		fprintf(out, ", %s accepts connections", c->ready_tcp);
+	if (c->ready_http != NULL)
+		fprintf(out, ", %s answers 2xx", c->ready_http);
+	if (c->notify)
+		fprintf(out, ", READY=1 on $NOTIFY_SOCKET");
+	fprintf(out, "\n");
+}
+
+static void
+print_config(const struct conf *c, FILE *out)
+{
+	cJSON *o = conf_json(c), *item;
+
+	fprintf(out, "\nEffective configuration (flag > GRACEINIT_* > --config file > default):\n");
+	cJSON_ArrayForEach(item, o)
+	{
+		char *v = cJSON_PrintUnformatted(item);
+
+		fprintf(out, "  %-20s %s\n", item->string, v ? v : "?");
+		free(v);
+	}
+	cJSON_Delete(o);
+}
+
+int
+plan_print(const struct conf *c, FILE *out)
+{
+	struct drain_budget b = {
+		.grace_ms = c->grace_period_ms,
+		.kill_margin_ms = c->kill_margin_ms,
+		.delay_ms = c->drain_delay_ms,
+		.min_drain_ms = c->min_drain_ms,
+	};
+	int64_t wait = b.delay_ms > b.min_drain_ms ? b.delay_ms : b.min_drain_ms;
+	int64_t latest = drain_latest_stop_ms(&b), kill = b.grace_ms - b.kill_margin_ms;
+	char t1[32], t2[32], t3[32];
+	char stop[32];
+	int rc = 0;
+
+	fprintf(out, "graceinit %s plan\n\n", GRACEINIT_VERSION);
+	print_command(c, out);
+	fprintf(out,
+		"\nDrain timeline, from the first SIGTERM, /prestop or /drain "
+		"(budget: --grace-period %s):\n",
+		dur(b.grace_ms, t1, sizeof(t1)));
+	fprintf(out, "  +%-8s not ready: /readyz answers 503, /livez stays 200\n", "0s");
+	if (c->stop_signal != 0)
+		signals_name(c->stop_signal, stop, sizeof(stop));
+	else
+		snprintf(stop, sizeof(stop), "nothing (TERM is dropped)");
+	fprintf(out, "  +%-8s stop signal: %s to the command's %s",
+		dur(wait < latest ? wait : latest, t1, sizeof(t1)), stop,
+		c->no_setsid ? "process" : "process group");
+	if (b.delay_ms >= b.min_drain_ms)
+		fprintf(out, " (--drain-delay %s)\n", dur(b.delay_ms, t2, sizeof(t2)));
+	else
+		fprintf(out, " (--min-drain %s)\n", dur(b.min_drain_ms, t2, sizeof(t2)));
+	fprintf(out,
+		"  +%-8s SIGKILL to the group if it still runs (--grace-period %s - "
+		"--kill-margin %s)\n",
+		dur(kill, t1, sizeof(t1)), dur(b.grace_ms, t2, sizeof(t2)),
+		dur(b.kill_margin_ms, t3, sizeof(t3)));
+	fprintf(out,
+		"  +%-8s the kubelet's own SIGKILL, if terminationGracePeriodSeconds "
+		"matches\n",
+		dur(b.grace_ms, t1, sizeof(t1)));
+	fprintf(out, "  When the command exits: %s, then exit with its status%s.\n",
+		c->kill_on_exit ? "SIGTERM to what it left, SIGKILL after --exit-grace"
+				: "what it left is not signalled (--no-kill-on-exit)",
+		c->kill_on_exit ? " (never past the SIGKILL above)" : "");
+	if (wait > latest) {
+		fprintf(out,
+			"\nerror: waiting %s before the stop signal leaves the app %s before "
+			"SIGKILL; graceinit cuts the wait to %s. Lower the wait or raise "
+			"--grace-period.\n",
+			dur(wait, t1, sizeof(t1)),
+			dur(kill - wait > 0 ? kill - wait : 0, t2, sizeof(t2)),
+			dur(latest, t3, sizeof(t3)));
+		rc = 2;
+	}
+	print_config(c, out);
+	return rc;
+}
