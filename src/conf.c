@@ -135,17 +135,17 @@ static const struct opt opts[] = {
 	{ "sidecar", T_BOOL, CK_ANY, F(sidecar), false, G_KUBERNETES, 0, NULL, "false", NULL,
 		"run without a child, serving the probes and /prestop" },
 
-	{ "ready-http", T_STRING, CK_URL, F(ready_http), false, G_READINESS, 0, "URL", NULL, NULL,
+	{ "ready-http", T_STRING, CK_URL, F(ready_http), true, G_READINESS, 0, "URL", NULL, NULL,
 		"the app is ready while this URL answers 2xx" },
-	{ "ready-tcp", T_STRING, CK_HOSTPORT, F(ready_tcp), false, G_READINESS, 0, "HOST:PORT",
-		NULL, NULL, "the app is ready while this port accepts connections" },
-	{ "ready-interval", T_DURATION, CK_ANY, F(ready_interval_ms), false, G_READINESS, 0,
+	{ "ready-tcp", T_STRING, CK_HOSTPORT, F(ready_tcp), true, G_READINESS, 0, "HOST:PORT", NULL,
+		NULL, "the app is ready while this port accepts connections" },
+	{ "ready-interval", T_DURATION, CK_ANY, F(ready_interval_ms), true, G_READINESS, 0,
 		"DURATION", "1s", NULL, "how often readiness is checked" },
-	{ "ready-timeout", T_DURATION, CK_ANY, F(ready_timeout_ms), false, G_READINESS, 0,
+	{ "ready-timeout", T_DURATION, CK_ANY, F(ready_timeout_ms), true, G_READINESS, 0,
 		"DURATION", "1s", NULL, "timeout of one readiness check" },
-	{ "notify", T_BOOL, CK_ANY, F(notify), false, G_READINESS, 0, NULL, "false", NULL,
+	{ "notify", T_BOOL, CK_ANY, F(notify), true, G_READINESS, 0, NULL, "false", NULL,
 		"accept sd_notify READY=1 / STOPPING=1 on $NOTIFY_SOCKET" },
-	{ "watchdog", T_DURATION, CK_ANY, F(watchdog_ms), false, G_READINESS, 0, "DURATION", "0",
+	{ "watchdog", T_DURATION, CK_ANY, F(watchdog_ms), true, G_READINESS, 0, "DURATION", "0",
 		"off", "with --notify: /livez fails when WATCHDOG=1 pings stop this long" },
 
 	{ "log-level", T_LOG_LEVEL, CK_ANY, F(log_level), true, G_LOGGING, 0,
@@ -1017,6 +1017,16 @@ conf_parse(
 		failf(&p, "--kill-margin %s must be shorter than --grace-period %s",
 			conf_format_duration(c->kill_margin_ms, m, sizeof(m)),
 			conf_format_duration(c->grace_period_ms, g, sizeof(g)));
+		goto out;
+	}
+	if (c->ready_interval_ms < 100 || c->ready_timeout_ms < 10) {
+		failf(&p, "--ready-%s: invalid value: at least %s",
+			c->ready_interval_ms < 100 ? "interval" : "timeout",
+			c->ready_interval_ms < 100 ? "100ms" : "10ms");
+		goto out;
+	}
+	if (c->watchdog_ms > 0 && !c->notify) {
+		failf(&p, "--watchdog needs --notify: the pings come over $NOTIFY_SOCKET");
 		goto out;
 	}
 	if (c->argv == NULL && !c->sidecar && !c->plan) {

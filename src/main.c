@@ -17,12 +17,15 @@
 #include "child.h"
 #include "conf.h"
 #include "ctl.h"
+#include "curlm.h"
 #include "drain.h"
 #include "http.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
+#include "notify.h"
 #include "plan.h"
+#include "probe.h"
 #include "ready.h"
 #include "signals.h"
 
@@ -34,6 +37,9 @@ struct app {
 	struct ready ready;
 	struct metrics metrics;
 	struct http http;
+	struct curlm curlm;
+	struct probe probe;
+	struct notify notify;
 	struct sigorig sigorig;
 	struct loop_io signal_io;
 	struct loop_timer drain_timer;
@@ -124,7 +130,7 @@ http_live(void *arg, const char **why)
 		*why = "the child has exited";
 		return false;
 	}
-	return true;
+	return !app->conf.notify || notify_live(&app->notify, why);
 }
 
 static void
@@ -247,7 +253,36 @@ start(struct app *app)
 	app->started_check = ready_add(&app->ready, "started", "the command has not started");
 	child_init(&app->child, &app->loop, !c->no_setsid, c->kill_on_exit, c->exit_grace_ms,
 		on_child_exited, on_child_done, app);
+	if (c->notify && notify_open(&app->notify, &app->loop, &app->ready, c->watchdog_ms) < 0)
+		return -1;
+	if (c->ready_http != NULL && curlm_init(&app->curlm, &app->loop) < 0)
+		return -1;
+	if (probe_start(&app->probe, &app->loop, &app->curlm, &app->ready, c) < 0)
+		return -1;
 	return http_start(&app->http, &app->loop, &api);
+}
+
+/* Starts the command; 0, or -1 with the exit status in *code. */
+static int
+spawn(struct app *app, char *const envp[], int *code)
+{
+	char **env = app->conf.notify ? notify_env(&app->notify, envp) : (char **)envp;
+	int rc;
+
+	if (env == NULL) {
+		*code = 1;
+		return -1;
+	}
+	rc = child_spawn(&app->child, app->conf.argv, env, &app->sigorig, code);
+	if (env != envp)
+		free(env);
+	if (rc < 0)
+		return -1;
+	ready_set(&app->ready, app->started_check, true, loop_now_ms(), "pid %d",
+		(int)app->child.pid);
+	if (app->conf.notify)
+		notify_set_child(&app->notify, app->child.pid);
+	return 0;
 }
 
 int
@@ -285,13 +320,16 @@ main(int argc, char *argv[], char *envp[])
 	log_init(app.conf.log_level, app.conf.log_format);
 	if (start(&app) < 0) {
 		code = 2;
-	} else if (child_spawn(&app.child, app.conf.argv, envp, &app.sigorig, &code) == 0) {
-		ready_set(&app.ready, app.started_check, true, loop_now_ms(), "pid %d",
-			(int)app.child.pid);
+	} else if (spawn(&app, envp, &code) == 0) {
 		code = loop_run(&app.loop);
 		code = code < 0 ? 1 : code;
 	}
 	http_stop(&app.http);
+	probe_stop(&app.probe);
+	if (app.curlm.multi != NULL)
+		curlm_cleanup(&app.curlm);
+	if (app.conf.notify)
+		notify_close(&app.notify);
 	loop_close(&app.loop);
 	conf_free(&app.conf);
 	return code;
