@@ -169,6 +169,7 @@ static const char *const group_titles[] = {
 struct parser {
 	struct conf *c;
 	enum source set_by[NOPTS];
+	const char *config_src; /* "--config" or "GRACEINIT_CONFIG" */
 	char *err;
 	size_t errlen;
 };
@@ -512,6 +513,17 @@ reset(struct conf *c, const struct opt *o)
 	}
 }
 
+/* The least value of a duration option: probes must not spin. */
+static int64_t
+duration_min(const struct opt *o)
+{
+	if (o->off == F(ready_interval_ms))
+		return 100;
+	if (o->off == F(ready_timeout_ms))
+		return 10;
+	return 0;
+}
+
 /* Parses one item (lists are split before) and stores it. */
 static int
 store(struct conf *c, const struct opt *o, const char *s, struct why *why)
@@ -532,6 +544,8 @@ store(struct conf *c, const struct opt *o, const char *s, struct why *why)
 			return because(why,
 				"expected a duration such as 250ms, 5s, 2m or 30 "
 				"(seconds), at most 720h");
+		if (*(int64_t *)field(c, o) < duration_min(o))
+			return because(why, "at least %lldms", (long long)duration_min(o));
 		return 0;
 	case T_SIGNAL:
 		if (signals_parse(s, field(c, o)) < 0)
@@ -744,7 +758,9 @@ apply_env(struct parser *p, char *const envp[])
 		if (strncmp(e, "GRACEINIT_", 10) != 0 || eq == NULL)
 			continue;
 		n = (size_t)(eq - e) - 10;
-		for (i = 0; i < n && i + 1 < sizeof(name); i++)
+		/* Upper case only, as documented: GRACEINIT_stop_signal is a typo, not a setting. */
+		for (i = 0; i < n && i + 1 < sizeof(name) && !islower((unsigned char)e[10 + i]);
+			i++)
 			name[i] = e[10 + i] == '_' ? '-' : (char)tolower((unsigned char)e[10 + i]);
 		name[i] = '\0';
 		if (i == n)
@@ -771,7 +787,9 @@ json_scalar(const cJSON *v, char *buf, size_t len)
 	if (cJSON_IsBool(v))
 		return cJSON_IsTrue(v) ? "true" : "false";
 	if (cJSON_IsNumber(v)) {
-		if (v->valuedouble == (double)(long long)v->valuedouble)
+		/* Whole numbers print as such; the range check keeps the cast defined. */
+		if (v->valuedouble > -1e15 && v->valuedouble < 1e15 &&
+			v->valuedouble == (double)(long long)v->valuedouble)
 			snprintf(buf, len, "%lld", (long long)v->valuedouble);
 		else
 			snprintf(buf, len, "%.17g", v->valuedouble);
@@ -790,21 +808,21 @@ read_file(struct parser *p, const char *path, size_t *len)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		failf(p, "--config: cannot open '%s': %s", path, strerror(errno));
+		failf(p, "%s: cannot open '%s': %s", p->config_src, path, strerror(errno));
 		return NULL;
 	}
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > CONF_FILE_MAX) {
-		failf(p, "--config: '%s' is not a regular file of at most 1 MiB", path);
+		failf(p, "%s: '%s' is not a regular file of at most 1 MiB", p->config_src, path);
 		goto out;
 	}
 	buf = malloc((size_t)st.st_size + 1);
 	if (buf == NULL) {
-		failf(p, "--config: out of memory");
+		failf(p, "%s: out of memory", p->config_src);
 		goto out;
 	}
 	n = read(fd, buf, (size_t)st.st_size);
 	if (n < 0) {
-		failf(p, "--config: cannot read '%s': %s", path, strerror(errno));
+		failf(p, "%s: cannot read '%s': %s", p->config_src, path, strerror(errno));
 		free(buf);
 		buf = NULL;
 		goto out;
@@ -827,7 +845,8 @@ apply_file(struct parser *p, const char *path)
 
 	if ((text = read_file(p, path, &len)) == NULL)
 		return -1;
-	root = cJSON_ParseWithLength(text, len);
+	/* The whole file must be one JSON value: nothing silently ignored after it. */
+	root = cJSON_ParseWithLengthOpts(text, len + 1, NULL, true);
 	if (root == NULL || !cJSON_IsObject(root)) {
 		const char *at = cJSON_GetErrorPtr();
 		int line = 1;
@@ -952,11 +971,15 @@ refuse_unimplemented(struct parser *p)
 			(o->type == T_ENDPOINTS &&
 				*(enum conf_endpoints *)f == CONF_ENDPOINTS_OFF) ||
 			(o->type == T_LIST && ((struct conf_strings *)f)->n == 0);
-		if (!inert)
+		if (!inert) {
+			char where[512];
+
+			source_name(p, o, p->set_by[i], where, sizeof(where));
 			return failf(p,
-				"--%s is not implemented in graceinit %s yet; remove it "
+				"%s: not implemented in graceinit %s yet; remove it "
 				"(see README.md, 'Status')",
-				o->name, GRACEINIT_VERSION);
+				where, GRACEINIT_VERSION);
+		}
 	}
 	return 0;
 }
@@ -992,12 +1015,16 @@ conf_parse(
 		goto out;
 	/* The file is named by the flag, else by the environment. */
 	config = env_get(envp, "GRACEINIT_CONFIG");
-	for (i = 0; i < nflags; i++)
-		if (flags[i].o->off == F(config_path))
+	p.config_src = "GRACEINIT_CONFIG";
+	for (i = 0; i < nflags; i++) {
+		if (flags[i].o->off == F(config_path)) {
 			config = flags[i].value;
+			p.config_src = "--config";
+		}
+	}
 	if (config != NULL) {
 		if (*config == '\0') {
-			failf(&p, "--config: the file name is empty");
+			failf(&p, "%s: the file name is empty", p.config_src);
 			goto out;
 		}
 		if ((c->config_path = strdup(config)) == NULL || apply_file(&p, config) < 0)
@@ -1017,12 +1044,6 @@ conf_parse(
 		failf(&p, "--kill-margin %s must be shorter than --grace-period %s",
 			conf_format_duration(c->kill_margin_ms, m, sizeof(m)),
 			conf_format_duration(c->grace_period_ms, g, sizeof(g)));
-		goto out;
-	}
-	if (c->ready_interval_ms < 100 || c->ready_timeout_ms < 10) {
-		failf(&p, "--ready-%s: invalid value: at least %s",
-			c->ready_interval_ms < 100 ? "interval" : "timeout",
-			c->ready_interval_ms < 100 ? "100ms" : "10ms");
 		goto out;
 	}
 	if (c->watchdog_ms > 0 && !c->notify) {
@@ -1071,6 +1092,17 @@ conf_format_duration(int64_t ms, char *buf, size_t len)
 	return buf;
 }
 
+/* "TERM", "RTMIN+2", or the number when the signal has no name; "0" for 0. */
+static const char *
+short_signal(int signo, char *buf, size_t len)
+{
+	signals_name(signo, buf, len);
+	if (signo != 0 && strncmp(buf, "SIG", 3) == 0)
+		return buf + 3;
+	snprintf(buf, len, "%d", signo);
+	return buf;
+}
+
 /* Rewrite and remap tables as the "FROM:TO" list that would produce them. */
 static cJSON *
 pairs_json(const int *to, int n, bool signals)
@@ -1085,8 +1117,8 @@ pairs_json(const int *to, int n, bool signals)
 		if (!signals)
 			snprintf(item, sizeof(item), "%d:%d", i, to[i]);
 		else
-			snprintf(item, sizeof(item), "%s:%s", signals_name(i, from_name, 32) + 3,
-				to[i] ? signals_name(to[i], to_name, 32) + 3 : "0");
+			snprintf(item, sizeof(item), "%s:%s", short_signal(i, from_name, 32),
+				short_signal(to[i], to_name, 32));
 		cJSON_AddItemToArray(a, cJSON_CreateString(item));
 	}
 	return a;
@@ -1208,11 +1240,13 @@ conf_usage(FILE *out)
 	for (i = 0, col = 1; i < NOPTS; i++) {
 		if (opts[i].implemented)
 			continue;
+		if (later)
+			fputc(',', out);
 		if (col + strlen(opts[i].name) + 4 > 90) {
 			fprintf(out, "\n ");
 			col = 1;
 		}
-		col += (size_t)fprintf(out, "%s --%s", later ? "," : "", opts[i].name);
+		col += (size_t)fprintf(out, " --%s", opts[i].name) + 1;
 		later = true;
 	}
 	fprintf(out,

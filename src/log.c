@@ -90,7 +90,7 @@ log_render(char *buf, size_t len, enum log_format format, enum log_level level, 
 		"{\"ts\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"%s\",\"msg\":\"",
 		tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		ts.tv_nsec / 1000000, level_names[level]);
-	if (n < 0 || (size_t)n >= len)
+	if (n < 0 || (size_t)n + 3 > len)
 		return -1;
 	off = json_escape(buf, (size_t)n, len - 3, msg);
 	if (err != NULL) {

@@ -39,15 +39,22 @@ on_timerfd(struct loop *loop, uint32_t events, void *arg)
 	if (read(loop->timerfd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
 		log_warn("timerfd read");
 	loop->armed_ms = -1;
-	/* Run expired timers one at a time: a callback may arm or cancel any timer. */
-	for (;;) {
+	/*
+	 * Run expired timers one at a time, earliest first: a callback may arm or cancel any
+	 * timer, or stop the loop.
+	 */
+	while (loop->running) {
+		struct loop_timer **first = NULL;
+
 		now = loop_now_ms();
 		for (tp = &loop->timers; (t = *tp) != NULL; tp = &t->next)
-			if (t->deadline_ms <= now)
-				break;
-		if (t == NULL)
+			if (t->deadline_ms <= now &&
+				(first == NULL || t->deadline_ms < (*first)->deadline_ms))
+				first = tp;
+		if (first == NULL)
 			return;
-		*tp = t->next;
+		t = *first;
+		*first = t->next;
 		t->next = NULL;
 		t->deadline_ms = -1;
 		t->cb(loop, t->arg);

@@ -130,7 +130,9 @@ signals_name(int signo, char *buf, size_t len)
 	}
 	if (signo == SIGRTMAX)
 		snprintf(buf, len, "SIGRTMAX");
-	else if (signo >= SIGRTMIN && signo < SIGRTMAX)
+	else if (signo == SIGRTMIN)
+		snprintf(buf, len, "SIGRTMIN");
+	else if (signo > SIGRTMIN && signo < SIGRTMAX)
 		snprintf(buf, len, "SIGRTMIN+%d", signo - SIGRTMIN);
 	else
 		snprintf(buf, len, "signal %d", signo);
