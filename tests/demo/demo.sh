@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # A demo you can watch: why a container needs an init, then graceinit as PID 1 in its own PID
 # namespace (as a container runtime starts it) forwarding, rewriting, reaping and exiting with
-# the app's status. Needs root (unshare) and a build (made here if missing).
+# the app's status; then its Kubernetes face: the probe endpoints and a drain (not ready at
+# once, the stop signal only after the drain delay). Needs root (unshare) and a build (made here
+# if missing).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 top=$PWD
@@ -72,6 +74,43 @@ say "5. SIGTERM: the app shuts down cleanly and graceinit exits with its status"
 start=$(date +%s%N)
 echo "\$ kill -TERM <PID 1>"
 kill -TERM "$pid1"
+set +e
+wait $u
+status=$?
+set -e
+echo "graceinit exited with status $status after $((($(date +%s%N) - start) / 1000000)) ms"
+
+say "6. The Kubernetes face: graceinit serves the pod's probes"
+echo "\$ graceinit --http :9797 --drain-delay 2s --grace-period 10s -- sh tests/demo/app.sh"
+echo "  (in its own PID and network namespace, like a pod)"
+unshare --pid --fork --mount-proc --net sh -c 'ip link set lo up && exec "$0" "$@"' \
+	"$bin" --http :9797 --drain-delay 2s --grace-period 10s -- sh tests/demo/app.sh &
+u=$!
+pid1=$(init_of $u)
+get() { nsenter -t "$pid1" -n -- curl -s -w '%{http_code}' -o "${2:-/dev/null}" "http://127.0.0.1:9797$1"; }
+for _ in $(seq 100); do [ "$(get /livez)" = 200 ] && break; sleep 0.05; done
+for path in /livez '/readyz?verbose'; do
+	echo "\$ curl localhost:9797$path"
+	nsenter -t "$pid1" -n -- curl -s "http://127.0.0.1:9797$path"
+done
+echo "\$ curl localhost:9797/status   (abridged)"
+nsenter -t "$pid1" -n -- curl -s http://127.0.0.1:9797/status |
+	python3 -c 'import json,sys; d=json.load(sys.stdin); [print(f"  {k}: {json.dumps(d[k])}") for k in ("state","ready","live","child","drain")]'
+echo "\$ curl localhost:9797/metrics | grep -E '^graceinit_(ready|live|zombies)'"
+nsenter -t "$pid1" -n -- curl -s http://127.0.0.1:9797/metrics | grep -E '^graceinit_(ready|live|zombies)'
+
+say "7. A drain: SIGTERM (what the kubelet sends when the pod is deleted)"
+echo "The pod goes not-ready at once, so load balancers stop sending it requests; the app"
+echo "gets its stop signal only after --drain-delay, while it still serves what arrives."
+start=$(date +%s%N)
+kill -TERM "$pid1"
+while kill -0 "$pid1" 2>/dev/null; do
+	ms=$((($(date +%s%N) - start) / 1000000))
+	r=$(get /readyz 2>/dev/null || true)
+	l=$(get /livez 2>/dev/null || true)
+	[ -n "$r" ] && printf '  +%4d ms   /readyz %s   /livez %s\n' "$ms" "$r" "$l"
+	sleep 0.4
+done
 set +e
 wait $u
 status=$?
