@@ -73,7 +73,7 @@ parse_args(struct ctl *c, int argc, char *const argv[], char *const envp[])
 	c->timeout_ms = strcmp(c->cmd, "prestop") == 0 ? 300000 : 10000;
 	if (c->socket == NULL)
 		c->socket = "@graceinit";
-	for (i = 1; i < argc; i++) {
+	for (i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
@@ -110,7 +110,6 @@ parse_args(struct ctl *c, int argc, char *const argv[], char *const envp[])
 				a);
 			return -1;
 		}
-		i++;
 	}
 	return 0;
 }

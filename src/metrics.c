@@ -24,6 +24,24 @@ metrics_count_http(struct metrics *m, unsigned int path, unsigned int code)
 	}
 }
 
+/* A label value as the exposition format wants it: \\, \" and \n escaped; cut if too long. */
+static const char *
+escape(const char *s, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	for (; *s != '\0' && n + 3 < len; s++) {
+		if (*s == '\\' || *s == '"' || *s == '\n') {
+			buf[n++] = '\\';
+			buf[n++] = *s == '\n' ? 'n' : *s;
+		} else {
+			buf[n++] = *s;
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 static void
 family(struct buf *b, const char *name, const char *type, const char *help)
 {
@@ -55,6 +73,7 @@ void
 metrics_render(struct buf *b, const struct metrics_input *in)
 {
 	const struct drain_times *t = &in->drain->t;
+	char label[256];
 	unsigned int p, c;
 	int s;
 
@@ -92,6 +111,6 @@ metrics_render(struct buf *b, const struct metrics_input *in)
 				buf_printf(b,
 					"graceinit_http_requests_total{path=\"%s\",code=\"%u\"} "
 					"%llu\n",
-					in->paths[p], codes[c],
+					escape(in->paths[p], label, sizeof(label)), codes[c],
 					(unsigned long long)in->m->http[p][c]);
 }

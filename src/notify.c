@@ -104,7 +104,7 @@ notify_message(struct notify *n, const char *msg, size_t len, int64_t now_ms)
 			on_watchdog(n->loop, n);
 		else if (l >= 7 && strncmp(line, "STATUS=", 7) == 0)
 			snprintf(n->status, sizeof(n->status), "%.*s", (int)(l - 7), line + 7);
-		line += l + 1;
+		line += l < (size_t)(end - line) ? l + 1 : l;
 	}
 }
 

@@ -69,6 +69,7 @@ plan_print(const struct conf *c, FILE *out)
 	int64_t wait = b.delay_ms > b.min_drain_ms ? b.delay_ms : b.min_drain_ms;
 	int64_t latest = drain_latest_stop_ms(&b), kill = b.grace_ms - b.kill_margin_ms;
 	char t1[32], t2[32], t3[32];
+	const char *target;
 	char stop[32];
 	int rc = 0;
 
@@ -79,21 +80,21 @@ plan_print(const struct conf *c, FILE *out)
 		"(budget: --grace-period %s):\n",
 		dur(b.grace_ms, t1, sizeof(t1)));
 	fprintf(out, "  +%-8s not ready: /readyz answers 503, /livez stays 200\n", "0s");
+	target = c->no_setsid ? "the command's process" : "the command's process group";
+	dur(wait < latest ? wait : latest, t1, sizeof(t1));
 	if (c->stop_signal != 0)
-		signals_name(c->stop_signal, stop, sizeof(stop));
+		fprintf(out, "  +%-8s stop signal: %s to %s", t1,
+			signals_name(c->stop_signal, stop, sizeof(stop)), target);
 	else
-		snprintf(stop, sizeof(stop), "nothing (TERM is dropped)");
-	fprintf(out, "  +%-8s stop signal: %s to the command's %s",
-		dur(wait < latest ? wait : latest, t1, sizeof(t1)), stop,
-		c->no_setsid ? "process" : "process group");
+		fprintf(out, "  +%-8s no stop signal: --rewrite drops TERM", t1);
 	if (b.delay_ms >= b.min_drain_ms)
 		fprintf(out, " (--drain-delay %s)\n", dur(b.delay_ms, t2, sizeof(t2)));
 	else
 		fprintf(out, " (--min-drain %s)\n", dur(b.min_drain_ms, t2, sizeof(t2)));
 	fprintf(out,
-		"  +%-8s SIGKILL to the group if it still runs (--grace-period %s - "
+		"  +%-8s SIGKILL to %s if it still runs (--grace-period %s - "
 		"--kill-margin %s)\n",
-		dur(kill, t1, sizeof(t1)), dur(b.grace_ms, t2, sizeof(t2)),
+		dur(kill, t1, sizeof(t1)), target, dur(b.grace_ms, t2, sizeof(t2)),
 		dur(b.kill_margin_ms, t3, sizeof(t3)));
 	fprintf(out,
 		"  +%-8s the kubelet's own SIGKILL, if terminationGracePeriodSeconds "
