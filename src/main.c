@@ -162,13 +162,19 @@ on_signal(struct app *app, const struct signalfd_siginfo *si)
 	if (to != signo)
 		log_debug("rewriting %s to %s", name,
 			to ? signals_name(to, toname, sizeof(toname)) : "nothing (dropped)");
-	forward(app, to);
 	/*
-	 * Terminal job control, as dumb-init does: the child's group was told to stop, so stop
-	 * graceinit too and let the shell's SIGCONT resume everyone. A no-op as PID 1.
+	 * Terminal job control, as dumb-init does. The child's group is in a session of its own:
+	 * an orphaned process group, in which the default stop of TSTP, TTIN and TTOU is
+	 * discarded (POSIX, signal(7)), so the group gets SIGSTOP instead. Then graceinit stops too, so
+	 * the shell that sent it sees the job stopped; its SIGCONT resumes everyone. Stopping
+	 * itself is a no-op for PID 1.
 	 */
-	if (app->child.setsid && (signo == SIGTSTP || signo == SIGTTIN || signo == SIGTTOU))
+	if (app->child.setsid && (to == SIGTSTP || to == SIGTTIN || to == SIGTTOU)) {
+		forward(app, SIGSTOP);
 		kill(getpid(), SIGSTOP);
+		return;
+	}
+	forward(app, to);
 }
 
 static void
