@@ -52,6 +52,7 @@ enum opt_check {
 	CK_DEREGISTER, /* METHOD URL */
 	CK_PORT,       /* 1-65535 */
 	CK_DNS_LABEL,  /* a Service name */
+	CK_HEADER,     /* Name: value */
 };
 
 enum opt_group {
@@ -106,33 +107,36 @@ static const struct opt opts[] = {
 		"wait after going not-ready when deregistration is not confirmed" },
 	{ "min-drain", T_DURATION, CK_ANY, F(min_drain_ms), true, G_KUBERNETES, 0, "DURATION", "0",
 		NULL, "least time between going not-ready and the stop signal" },
-	{ "endpoints", T_ENDPOINTS, CK_ANY, F(endpoints), false, G_KUBERNETES, 0, "auto|on|off",
+	{ "endpoints", T_ENDPOINTS, CK_ANY, F(endpoints), true, G_KUBERNETES, 0, "auto|on|off",
 		"auto", NULL, "wait until this pod is no longer a ready EndpointSlice endpoint" },
-	{ "endpoints-timeout", T_DURATION, CK_ANY, F(endpoints_timeout_ms), false, G_KUBERNETES, 0,
+	{ "endpoints-timeout", T_DURATION, CK_ANY, F(endpoints_timeout_ms), true, G_KUBERNETES, 0,
 		"DURATION", "20s", NULL, "bound of the EndpointSlice wait" },
-	{ "endpoints-margin", T_DURATION, CK_ANY, F(endpoints_margin_ms), false, G_KUBERNETES, 0,
+	{ "endpoints-margin", T_DURATION, CK_ANY, F(endpoints_margin_ms), true, G_KUBERNETES, 0,
 		"DURATION", "1s", NULL, "added after confirmation for kube-proxy and ingresses" },
-	{ "pod-name", T_STRING, CK_ANY, F(pod_name), false, G_KUBERNETES, 0, "NAME", NULL,
+	{ "pod-name", T_STRING, CK_ANY, F(pod_name), true, G_KUBERNETES, 0, "NAME", NULL,
 		"$POD_NAME, else $HOSTNAME", "this pod's name" },
-	{ "pod-ip", T_STRING, CK_ANY, F(pod_ip), false, G_KUBERNETES, 0, "IP", NULL, "$POD_IP",
+	{ "pod-ip", T_STRING, CK_ANY, F(pod_ip), true, G_KUBERNETES, 0, "IP", NULL, "$POD_IP",
 		"this pod's IP" },
-	{ "namespace", T_STRING, CK_ANY, F(namespace), false, G_KUBERNETES, 0, "NAME", NULL,
+	{ "namespace", T_STRING, CK_ANY, F(namespace), true, G_KUBERNETES, 0, "NAME", NULL,
 		"the service account's namespace", "this pod's namespace" },
-	{ "service", T_LIST, CK_DNS_LABEL, F(services), false, G_KUBERNETES, ',', "NAME", NULL,
+	{ "service", T_LIST, CK_DNS_LABEL, F(services), true, G_KUBERNETES, ',', "NAME", NULL,
 		"all", "watch only the EndpointSlices of these Services (repeatable)" },
-	{ "serviceaccount-dir", T_STRING, CK_ANY, F(serviceaccount_dir), false, G_KUBERNETES, 0,
+	{ "serviceaccount-dir", T_STRING, CK_ANY, F(serviceaccount_dir), true, G_KUBERNETES, 0,
 		"DIR", "/var/run/secrets/kubernetes.io/serviceaccount", NULL,
 		"token, ca.crt and namespace files" },
-	{ "deregister", T_LIST, CK_DEREGISTER, F(deregister), false, G_KUBERNETES, '\n',
+	{ "deregister", T_LIST, CK_DEREGISTER, F(deregister), true, G_KUBERNETES, '\n',
 		"'METHOD URL'", NULL, NULL, "HTTP call made when the drain starts (repeatable)" },
-	{ "drain-connections", T_LIST, CK_PORT, F(drain_connections), false, G_KUBERNETES, ',',
+	{ "deregister-header", T_LIST, CK_HEADER, F(deregister_headers), true, G_KUBERNETES, '\n',
+		"'NAME: VALUE'", NULL, NULL,
+		"header sent with every --deregister call, e.g. a token (repeatable)" },
+	{ "drain-connections", T_LIST, CK_PORT, F(drain_connections), true, G_KUBERNETES, ',',
 		"PORT[,PORT]", NULL, NULL,
 		"wait until no inbound connection remains on these ports" },
 	{ "grace-period", T_DURATION, CK_ANY, F(grace_period_ms), true, G_KUBERNETES, 0, "DURATION",
 		"30s", NULL, "the whole shutdown budget from the first drain trigger" },
 	{ "kill-margin", T_DURATION, CK_ANY, F(kill_margin_ms), true, G_KUBERNETES, 0, "DURATION",
 		"2s", NULL, "SIGKILL this long before the grace period ends" },
-	{ "sidecar", T_BOOL, CK_ANY, F(sidecar), false, G_KUBERNETES, 0, NULL, "false", NULL,
+	{ "sidecar", T_BOOL, CK_ANY, F(sidecar), true, G_KUBERNETES, 0, NULL, "false", NULL,
 		"run without a child, serving the probes and /prestop" },
 
 	{ "ready-http", T_STRING, CK_URL, F(ready_http), true, G_READINESS, 0, "URL", NULL, NULL,
@@ -361,6 +365,22 @@ check_dns_label(const char *s, struct why *why)
 	return 0;
 }
 
+/* "Name: value", with a token for a name and no line break anywhere. */
+static int
+check_header(const char *s, struct why *why)
+{
+	const char *colon = strchr(s, ':'), *p;
+
+	if (colon == NULL || colon == s)
+		return because(why, "expected 'Name: value'");
+	for (p = s; p < colon; p++)
+		if (!isalnum((unsigned char)*p) && strchr("!#$%&'*+-.^_`|~", *p) == NULL)
+			return because(why, "'%.*s' is not a header name", (int)(colon - s), s);
+	if (strpbrk(s, "\r\n") != NULL)
+		return because(why, "a header cannot contain a line break");
+	return 0;
+}
+
 /* Checks s for o; *off is set when the value means "disabled" (stored as NULL). */
 static int
 check_string(const struct opt *o, const char *s, bool *off, struct why *why)
@@ -397,6 +417,8 @@ check_string(const struct opt *o, const char *s, bool *off, struct why *why)
 		return parse_port(s, why);
 	case CK_DNS_LABEL:
 		return check_dns_label(s, why);
+	case CK_HEADER:
+		return check_header(s, why);
 	}
 	return 0;
 }
@@ -1044,6 +1066,11 @@ conf_parse(
 		failf(&p, "--kill-margin %s must be shorter than --grace-period %s",
 			conf_format_duration(c->kill_margin_ms, m, sizeof(m)),
 			conf_format_duration(c->grace_period_ms, g, sizeof(g)));
+		goto out;
+	}
+	if (c->drain_connections.n > 16) {
+		failf(&p, "--drain-connections: at most 16 ports (%zu given)",
+			c->drain_connections.n);
 		goto out;
 	}
 	if (c->watchdog_ms > 0 && !c->notify) {

@@ -60,6 +60,7 @@ struct conf {
 	struct conf_strings services;
 	char *serviceaccount_dir;
 	struct conf_strings deregister;
+	struct conf_strings deregister_headers;
 	struct conf_strings drain_connections;
 	int64_t grace_period_ms;
 	int64_t kill_margin_ms;

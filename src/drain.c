@@ -104,10 +104,24 @@ act_start(struct drain *d, enum drain_event ev, int64_t now)
 	int64_t wait = b->delay_ms > b->min_drain_ms ? b->delay_ms : b->min_drain_ms;
 	int64_t latest = drain_latest_stop_ms(b);
 
+	bool confirming;
+
 	d->trigger = ev;
 	d->sigterm = ev == DRAIN_EV_SIGTERM;
 	d->t.trigger_ms = now;
 	d->kill_deadline_ms = now + b->grace_ms - b->kill_margin_ms;
+	d->state = DRAIN_DEREGISTER;
+	confirming = d->ops->confirm != NULL && d->ops->confirm(d->arg);
+	if (confirming) {
+		/* The sources say when; the budget only bounds them. */
+		d->dereg_deadline_ms = now + latest;
+		log_info("drain: started by %s: not ready; waiting for deregistration to be "
+			 "confirmed, at most %lld ms; SIGKILL at the latest in %lld ms",
+			drain_event_name(ev), (long long)latest,
+			(long long)(d->kill_deadline_ms - now));
+		d->ops->arm(d->arg, d->dereg_deadline_ms);
+		return true;
+	}
 	if (wait > latest) {
 		log_warnx("drain: waiting %lld ms would not leave the app time to stop before "
 			  "SIGKILL; deregistration is cut to %lld ms",
@@ -115,7 +129,6 @@ act_start(struct drain *d, enum drain_event ev, int64_t now)
 		wait = latest;
 	}
 	d->dereg_deadline_ms = now + wait;
-	d->state = DRAIN_DEREGISTER;
 	log_info("drain: started by %s: not ready; stop signal in %lld ms, SIGKILL at the "
 		 "latest in %lld ms",
 		drain_event_name(ev), (long long)wait, (long long)(d->kill_deadline_ms - now));

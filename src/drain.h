@@ -33,6 +33,12 @@ struct drain_ops {
 	void (*kill)(void *arg);                     /* SIGKILL the child's group */
 	void (*arm)(void *arg, int64_t deadline_ms); /* one timer; -1 cancels it */
 	void (*deregistered)(void *arg);             /* the deregistration phase is over */
+	/*
+	 * Optional: starts the sources that confirm deregistration (the EndpointSlice watch,
+	 * webhooks, connections); true when they will send DRAIN_EV_DEREGISTERED, false when
+	 * nothing can confirm and the fixed --drain-delay applies.
+	 */
+	bool (*confirm)(void *arg);
 };
 
 struct drain_budget {

@@ -176,6 +176,10 @@ r_readyz(struct http *h, struct http_request *r, struct reply *out)
 		buf_printf(&b, "[-]drain failed: %s since %s\n",
 			drain_state_name(h->app.drain->state),
 			drain_event_name(h->app.drain->trigger));
+	/* Not a check: the watch's health only changes how a drain waits. */
+	if (h->app.k8s != NULL && h->app.k8s->state != K8S_OFF)
+		buf_printf(&b, "# endpoints watch: %s%s%s\n", k8s_state_name(h->app.k8s->state),
+			h->app.k8s->error[0] ? ": " : "", h->app.k8s->error);
 	buf_printf(&b, "readyz check %s\n", ok ? "passed" : "failed");
 	plain(out, ok ? 200 : 503, b.overflow ? NULL : strdup(buf_str(&b)));
 	buf_free(&b);
@@ -192,7 +196,7 @@ json(struct reply *out, unsigned int code, char *body)
 static char *
 drain_body(struct http *h)
 {
-	return status_drain_json(h->app.drain, loop_now_ms());
+	return status_prestop_json(h->app.drain, h->app.confirm, loop_now_ms());
 }
 
 static void
@@ -235,6 +239,8 @@ r_status(struct http *h, struct http_request *r, struct reply *out)
 		.drain = h->app.drain,
 		.child = h->app.child,
 		.ready = h->app.ready,
+		.k8s = h->app.k8s,
+		.confirm = h->app.confirm,
 		.now_ms = loop_now_ms(),
 		.start_ms = h->app.start_ms,
 	};

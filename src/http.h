@@ -9,7 +9,9 @@
 
 #include "child.h"
 #include "conf.h"
+#include "confirm.h"
 #include "drain.h"
+#include "k8s.h"
 #include "loop.h"
 #include "metrics.h"
 #include "ready.h"
@@ -25,6 +27,8 @@ struct http_app {
 	const struct child *child;
 	const struct ready *ready;
 	struct metrics *metrics;
+	const struct k8s *k8s;
+	const struct confirm *confirm;
 	int64_t start_ms;
 	double start_time_s;
 	bool (*live)(void *arg, const char **why);

@@ -1,7 +1,8 @@
 /*
  * main.c: wiring only. Blocks signals before anything else can happen, parses the
- * configuration, starts the endpoints and the child, and runs the loop until the child and
- * everything it left behind are gone; returns the child's exit status. The one struct app
+ * configuration, starts the endpoints, the readiness probes, the deregistration sources and
+ * the child, and runs the loop until the child and everything it left behind are gone (or, in
+ * sidecar mode, until the drain is over); returns the child's exit status. The one struct app
  * owns every module and connects their callbacks.
  */
 #include <errno.h>
@@ -16,10 +17,14 @@
 
 #include "child.h"
 #include "conf.h"
+#include "confirm.h"
+#include "conns.h"
 #include "ctl.h"
 #include "curlm.h"
+#include "deregister.h"
 #include "drain.h"
 #include "http.h"
+#include "k8s.h"
 #include "log.h"
 #include "loop.h"
 #include "metrics.h"
@@ -40,9 +45,14 @@ struct app {
 	struct curlm curlm;
 	struct probe probe;
 	struct notify notify;
+	struct k8s k8s;
+	struct deregister hooks;
+	struct conns conns;
+	struct confirm confirm;
 	struct sigorig sigorig;
 	struct loop_io signal_io;
 	struct loop_timer drain_timer;
+	struct loop_timer deregistered_timer;
 	int started_check;
 };
 
@@ -55,13 +65,26 @@ forward(struct app *app, int signo)
 		app->metrics.signals_forwarded[signo]++;
 }
 
+/* Sidecar mode: done once the drain is past deregistration and the kubelet said SIGTERM. */
+static void
+sidecar_check(struct app *app)
+{
+	if (!app->conf.sidecar || app->drain.state < DRAIN_STOPPING || !app->drain.sigterm)
+		return;
+	log_info("sidecar: the drain is over; exiting");
+	loop_stop(&app->loop, 0);
+}
+
 /* The drain's effects. */
 static void
 drain_stop(void *arg)
 {
 	struct app *app = arg;
 
-	forward(app, app->conf.stop_signal);
+	if (app->conf.sidecar)
+		sidecar_check(app);
+	else
+		forward(app, app->conf.stop_signal);
 }
 
 static void
@@ -69,7 +92,10 @@ drain_kill(void *arg)
 {
 	struct app *app = arg;
 
-	forward(app, SIGKILL);
+	if (app->conf.sidecar)
+		loop_stop(&app->loop, 0);
+	else
+		forward(app, SIGKILL);
 }
 
 static void
@@ -91,11 +117,20 @@ drain_deregistered(void *arg)
 	http_release(&app->http);
 }
 
+static bool
+drain_confirm(void *arg)
+{
+	struct app *app = arg;
+
+	return confirm_start(&app->confirm, loop_now_ms());
+}
+
 static const struct drain_ops drain_ops = {
 	.stop = drain_stop,
 	.kill = drain_kill,
 	.arm = drain_arm,
 	.deregistered = drain_deregistered,
+	.confirm = drain_confirm,
 };
 
 static bool
@@ -115,6 +150,30 @@ on_drain_timer(struct loop *loop, void *arg)
 	drain(arg, DRAIN_EV_TIMER);
 }
 
+/* Sources report from inside the drain's own call: deliver on the next turn of the loop. */
+static void
+on_deregistered(void *arg)
+{
+	struct app *app = arg;
+
+	loop_timer_at(&app->loop, &app->deregistered_timer, loop_now_ms());
+}
+
+static void
+on_deregistered_timer(struct loop *loop, void *arg)
+{
+	(void)loop;
+	drain(arg, DRAIN_EV_DEREGISTERED);
+}
+
+static void
+on_source_changed(void *arg)
+{
+	struct app *app = arg;
+
+	confirm_update(&app->confirm);
+}
+
 static void
 http_trigger(void *arg, enum drain_event ev)
 {
@@ -126,7 +185,7 @@ http_live(void *arg, const char **why)
 {
 	struct app *app = arg;
 
-	if (app->child.phase != CHILD_RUNNING) {
+	if (!app->conf.sidecar && app->child.phase != CHILD_RUNNING) {
 		*why = "the child has exited";
 		return false;
 	}
@@ -154,6 +213,8 @@ on_signal(struct app *app, const struct signalfd_siginfo *si)
 		si->ssi_pid ? "" : " (outside the namespace)");
 	if (signo == SIGTERM) {
 		drain(app, DRAIN_EV_SIGTERM);
+		app->drain.sigterm = true;
+		sidecar_check(app);
 		return;
 	}
 	if (signo == SIGINT && drain(app, DRAIN_EV_SIGINT))
@@ -165,9 +226,9 @@ on_signal(struct app *app, const struct signalfd_siginfo *si)
 	/*
 	 * Terminal job control, as dumb-init does. The child's group is in a session of its own:
 	 * an orphaned process group, in which the default stop of TSTP, TTIN and TTOU is
-	 * discarded (POSIX, signal(7)), so the group gets SIGSTOP instead. Then graceinit stops too, so
-	 * the shell that sent it sees the job stopped; its SIGCONT resumes everyone. Stopping
-	 * itself is a no-op for PID 1.
+	 * discarded (POSIX, signal(7)), so the group gets SIGSTOP instead. Then graceinit stops
+	 * too, so the shell that sent it sees the job stopped; its SIGCONT resumes everyone.
+	 * Stopping itself is a no-op for PID 1.
 	 */
 	if (app->child.setsid && (to == SIGTSTP || to == SIGTTIN || to == SIGTTOU)) {
 		forward(app, SIGSTOP);
@@ -219,6 +280,48 @@ on_child_done(struct child *child, void *arg)
 	loop_stop(&app->loop, mapped);
 }
 
+/* The ports of --drain-connections, as numbers (conf.c checked them). */
+static size_t
+drain_ports(const struct conf *c, uint16_t *ports)
+{
+	size_t i;
+
+	for (i = 0; i < c->drain_connections.n && i < CONNS_MAX_PORTS; i++)
+		ports[i] = (uint16_t)strtoul(c->drain_connections.v[i], NULL, 10);
+	return i;
+}
+
+static bool
+needs_curl(const struct conf *c)
+{
+	return c->ready_http != NULL || c->deregister.n > 0 || c->endpoints == CONF_ENDPOINTS_ON ||
+		(c->endpoints == CONF_ENDPOINTS_AUTO && c->in_kubernetes);
+}
+
+static int
+start_sources(struct app *app)
+{
+	const struct conf *c = &app->conf;
+	uint16_t ports[CONNS_MAX_PORTS];
+	char err[512];
+
+	if (needs_curl(c) && curlm_init(&app->curlm, &app->loop) < 0)
+		return -1;
+	if (probe_start(&app->probe, &app->loop, &app->curlm, &app->ready, c) < 0)
+		return -1;
+	if (k8s_start(&app->k8s, &app->loop, &app->curlm, c, on_source_changed, app, err,
+		    sizeof(err)) < 0) {
+		fprintf(stderr, "graceinit: %s\n", err);
+		return -1;
+	}
+	if (deregister_init(&app->hooks, &app->loop, &app->curlm, c, on_source_changed, app) < 0)
+		return -1;
+	conns_init(&app->conns, &app->loop, ports, drain_ports(c, ports), on_source_changed, app);
+	confirm_init(&app->confirm, &app->loop, c, &app->k8s, &app->hooks, &app->conns,
+		on_deregistered, app);
+	return 0;
+}
+
 static int
 start(struct app *app)
 {
@@ -235,6 +338,8 @@ start(struct app *app)
 		.child = &app->child,
 		.ready = &app->ready,
 		.metrics = &app->metrics,
+		.k8s = &app->k8s,
+		.confirm = &app->confirm,
 		.start_ms = loop_now_ms(),
 		.start_time_s = (double)time(NULL),
 		.live = http_live,
@@ -254,6 +359,7 @@ start(struct app *app)
 		loop_io_add(&app->loop, &app->signal_io, fd, EPOLLIN, on_signalfd, app) < 0)
 		return -1;
 	loop_timer_init(&app->drain_timer, on_drain_timer, app);
+	loop_timer_init(&app->deregistered_timer, on_deregistered_timer, app);
 	drain_init(&app->drain, &budget, &drain_ops, app);
 	ready_init(&app->ready);
 	app->started_check = ready_add(&app->ready, "started", "the command has not started");
@@ -261,9 +367,7 @@ start(struct app *app)
 		on_child_exited, on_child_done, app);
 	if (c->notify && notify_open(&app->notify, &app->loop, &app->ready, c->watchdog_ms) < 0)
 		return -1;
-	if (c->ready_http != NULL && curlm_init(&app->curlm, &app->loop) < 0)
-		return -1;
-	if (probe_start(&app->probe, &app->loop, &app->curlm, &app->ready, c) < 0)
+	if (start_sources(app) < 0)
 		return -1;
 	return http_start(&app->http, &app->loop, &api);
 }
@@ -272,9 +376,15 @@ start(struct app *app)
 static int
 spawn(struct app *app, char *const envp[], int *code)
 {
-	char **env = app->conf.notify ? notify_env(&app->notify, envp) : (char **)envp;
+	char **env;
 	int rc;
 
+	if (app->conf.sidecar) {
+		ready_set(&app->ready, app->started_check, true, loop_now_ms(),
+			"sidecar: no command");
+		return 0;
+	}
+	env = app->conf.notify ? notify_env(&app->notify, envp) : (char **)envp;
 	if (env == NULL) {
 		*code = 1;
 		return -1;
@@ -289,6 +399,21 @@ spawn(struct app *app, char *const envp[], int *code)
 	if (app->conf.notify)
 		notify_set_child(&app->notify, app->child.pid);
 	return 0;
+}
+
+static void
+stop(struct app *app)
+{
+	http_stop(&app->http);
+	conns_stop(&app->conns);
+	deregister_stop(&app->hooks);
+	k8s_stop(&app->k8s);
+	probe_stop(&app->probe);
+	if (app->curlm.multi != NULL)
+		curlm_cleanup(&app->curlm);
+	if (app->conf.notify)
+		notify_close(&app->notify);
+	loop_close(&app->loop);
 }
 
 int
@@ -330,13 +455,7 @@ main(int argc, char *argv[], char *envp[])
 		code = loop_run(&app.loop);
 		code = code < 0 ? 1 : code;
 	}
-	http_stop(&app.http);
-	probe_stop(&app.probe);
-	if (app.curlm.multi != NULL)
-		curlm_cleanup(&app.curlm);
-	if (app.conf.notify)
-		notify_close(&app.notify);
-	loop_close(&app.loop);
+	stop(&app);
 	conf_free(&app.conf);
 	return code;
 }

@@ -70,10 +70,62 @@ print(cJSON *o)
 	return nl;
 }
 
+/* How and when each deregistration source was done, from the drain's start. */
+static void
+add_sources(cJSON *drain, const struct confirm *c)
+{
+	cJSON *o;
+
+	if (drain == NULL || c == NULL || !c->active)
+		return;
+	if ((o = cJSON_AddObjectToObject(drain, "sources_ms")) == NULL)
+		return;
+	add_offset(o, "endpoints", 0, c->t.endpoints_ms);
+	if (c->endpoints_how != NULL)
+		cJSON_AddStringToObject(o, "endpoints_by", c->endpoints_how);
+	add_offset(o, "webhooks", 0, c->t.webhooks_ms);
+	add_offset(o, "connections", 0, c->t.connections_ms);
+}
+
+static cJSON *
+k8s_object(const struct k8s *k)
+{
+	cJSON *o = cJSON_CreateObject();
+	size_t i;
+
+	if (o == NULL)
+		return NULL;
+	cJSON_AddStringToObject(o, "state", k8s_state_name(k->state));
+	cJSON_AddBoolToObject(o, "healthy", k8s_healthy(k));
+	if (k->state == K8S_OFF)
+		return o;
+	cJSON_AddStringToObject(o, "namespace", k->namespace);
+	cJSON_AddStringToObject(o, "resource_version", k->view.resource_version);
+	cJSON_AddBoolToObject(o, "pod_ready", k->pod_ready);
+	cJSON *slices = cJSON_AddArrayToObject(o, "slices_listing_pod");
+	for (i = 0; slices != NULL && i < k->view.n; i++)
+		cJSON_AddItemToArray(slices, cJSON_CreateString(k->view.v[i].name));
+	cJSON_AddNumberToObject(o, "events", (double)k->events);
+	cJSON_AddNumberToObject(o, "lists", (double)k->lists);
+	cJSON_AddNumberToObject(o, "failures", (double)k->failures);
+	if (k->error[0] != '\0')
+		cJSON_AddStringToObject(o, "error", k->error);
+	return o;
+}
+
 char *
 status_drain_json(const struct drain *d, int64_t now_ms)
 {
 	return print(drain_object(d, now_ms));
+}
+
+char *
+status_prestop_json(const struct drain *d, const struct confirm *c, int64_t now_ms)
+{
+	cJSON *o = drain_object(d, now_ms);
+
+	add_sources(o, c);
+	return print(o);
 }
 
 char *
@@ -114,7 +166,11 @@ status_render(const struct status_input *in)
 		cJSON_AddStringToObject(chk, "detail", in->ready->checks[i].detail);
 		cJSON_AddItemToArray(checks, chk);
 	}
-	cJSON_AddItemToObject(o, "drain", drain_object(in->drain, in->now_ms));
+	ch = drain_object(in->drain, in->now_ms);
+	add_sources(ch, in->confirm);
+	cJSON_AddItemToObject(o, "drain", ch);
+	if (in->k8s != NULL)
+		cJSON_AddItemToObject(o, "endpoints", k8s_object(in->k8s));
 	cJSON_AddItemToObject(o, "config", conf_json(in->conf));
 	return print(o);
 }

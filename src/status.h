@@ -9,7 +9,9 @@
 
 #include "child.h"
 #include "conf.h"
+#include "confirm.h"
 #include "drain.h"
+#include "k8s.h"
 #include "ready.h"
 
 struct status_input {
@@ -17,6 +19,8 @@ struct status_input {
 	const struct drain *drain;
 	const struct child *child;
 	const struct ready *ready;
+	const struct k8s *k8s;         /* may be NULL */
+	const struct confirm *confirm; /* may be NULL */
 	bool live;
 	const char *live_why;
 	int64_t now_ms;
@@ -27,5 +31,7 @@ struct status_input {
 char *status_render(const struct status_input *in);
 /* The drain's state and phase timings: the body of /prestop and /drain. */
 char *status_drain_json(const struct drain *d, int64_t now_ms);
+/* The same with the deregistration sources' timings (confirm may be NULL). */
+char *status_prestop_json(const struct drain *d, const struct confirm *c, int64_t now_ms);
 
 #endif
