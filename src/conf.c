@@ -68,7 +68,6 @@ struct opt {
 	enum opt_type type;
 	enum opt_check check;
 	size_t off;
-	bool implemented; /* a later version implements it; until then it is rejected if set */
 	enum opt_group group;
 	char sep; /* list separator inside one value */
 	const char *metavar;
@@ -80,83 +79,83 @@ struct opt {
 #define F(member) offsetof(struct conf, member)
 
 static const struct opt opts[] = {
-	{ "rewrite", T_REWRITE, CK_ANY, F(rewrite), true, G_PROCESS, ',', "FROM:TO", NULL, NULL,
+	{ "rewrite", T_REWRITE, CK_ANY, F(rewrite), G_PROCESS, ',', "FROM:TO", NULL, NULL,
 		"forward signal FROM as TO; TO 0 drops it (repeatable)" },
-	{ "stop-signal", T_SIGNAL, CK_ANY, F(stop_signal), true, G_PROCESS, 0, "SIG", NULL,
+	{ "stop-signal", T_SIGNAL, CK_ANY, F(stop_signal), G_PROCESS, 0, "SIG", NULL,
 		"TERM as --rewrite maps it",
 		"what SIGTERM becomes for the child (QUIT for nginx)" },
-	{ "no-setsid", T_BOOL, CK_ANY, F(no_setsid), true, G_PROCESS, 0, NULL, "false", NULL,
+	{ "no-setsid", T_BOOL, CK_ANY, F(no_setsid), G_PROCESS, 0, NULL, "false", NULL,
 		"signal the child only, not its whole process group" },
-	{ "subreaper", T_BOOL, CK_ANY, F(subreaper), true, G_PROCESS, 0, NULL, "false",
+	{ "subreaper", T_BOOL, CK_ANY, F(subreaper), G_PROCESS, 0, NULL, "false",
 		"automatic when not PID 1", "be a child subreaper so orphans are reaped" },
-	{ "kill-on-exit", T_BOOL, CK_ANY, F(kill_on_exit), true, G_PROCESS, 0, NULL, "true", NULL,
+	{ "kill-on-exit", T_BOOL, CK_ANY, F(kill_on_exit), G_PROCESS, 0, NULL, "true", NULL,
 		"when the child exits, TERM then KILL every process left" },
-	{ "exit-grace", T_DURATION, CK_ANY, F(exit_grace_ms), true, G_PROCESS, 0, "DURATION", "2s",
-		NULL, "how long --kill-on-exit waits between TERM and KILL" },
-	{ "exit-remap", T_REMAP, CK_ANY, F(exit_remap), true, G_PROCESS, ',', "FROM:TO", NULL, NULL,
+	{ "exit-grace", T_DURATION, CK_ANY, F(exit_grace_ms), G_PROCESS, 0, "DURATION", "2s", NULL,
+		"how long --kill-on-exit waits between TERM and KILL" },
+	{ "exit-remap", T_REMAP, CK_ANY, F(exit_remap), G_PROCESS, ',', "FROM:TO", NULL, NULL,
 		"map the child's exit status FROM to TO, e.g. 143:0 (repeatable)" },
 
-	{ "http", T_STRING, CK_LISTEN, F(http), true, G_KUBERNETES, 0, "ADDR", NULL,
+	{ "http", T_STRING, CK_LISTEN, F(http), G_KUBERNETES, 0, "ADDR", NULL,
 		":9797 in Kubernetes, else off", "listen address of the HTTP endpoints" },
-	{ "control-socket", T_STRING, CK_SOCKET, F(control_socket), true, G_KUBERNETES, 0, "PATH",
+	{ "control-socket", T_STRING, CK_SOCKET, F(control_socket), G_KUBERNETES, 0, "PATH",
 		"@graceinit", NULL, "unix socket serving the same HTTP API" },
-	{ "control-token", T_STRING, CK_ANY, F(control_token), true, G_KUBERNETES, 0, "TOKEN", NULL,
-		NULL, "bearer token for /prestop and /drain from non-loopback peers" },
-	{ "drain-delay", T_DURATION, CK_ANY, F(drain_delay_ms), true, G_KUBERNETES, 0, "DURATION",
-		NULL, "5s in Kubernetes, else 0",
+	{ "control-token", T_STRING, CK_ANY, F(control_token), G_KUBERNETES, 0, "TOKEN", NULL, NULL,
+		"bearer token for /prestop and /drain from non-loopback peers" },
+	{ "drain-delay", T_DURATION, CK_ANY, F(drain_delay_ms), G_KUBERNETES, 0, "DURATION", NULL,
+		"5s in Kubernetes, else 0",
 		"wait after going not-ready when deregistration is not confirmed" },
-	{ "min-drain", T_DURATION, CK_ANY, F(min_drain_ms), true, G_KUBERNETES, 0, "DURATION", "0",
-		NULL, "least time between going not-ready and the stop signal" },
-	{ "endpoints", T_ENDPOINTS, CK_ANY, F(endpoints), true, G_KUBERNETES, 0, "auto|on|off",
-		"auto", NULL, "wait until this pod is no longer a ready EndpointSlice endpoint" },
-	{ "endpoints-timeout", T_DURATION, CK_ANY, F(endpoints_timeout_ms), true, G_KUBERNETES, 0,
+	{ "min-drain", T_DURATION, CK_ANY, F(min_drain_ms), G_KUBERNETES, 0, "DURATION", "0", NULL,
+		"least time between going not-ready and the stop signal" },
+	{ "endpoints", T_ENDPOINTS, CK_ANY, F(endpoints), G_KUBERNETES, 0, "auto|on|off", "auto",
+		NULL, "wait until this pod is no longer a ready EndpointSlice endpoint" },
+	{ "endpoints-timeout", T_DURATION, CK_ANY, F(endpoints_timeout_ms), G_KUBERNETES, 0,
 		"DURATION", "20s", NULL, "bound of the EndpointSlice wait" },
-	{ "endpoints-margin", T_DURATION, CK_ANY, F(endpoints_margin_ms), true, G_KUBERNETES, 0,
+	{ "endpoints-margin", T_DURATION, CK_ANY, F(endpoints_margin_ms), G_KUBERNETES, 0,
 		"DURATION", "1s", NULL, "added after confirmation for kube-proxy and ingresses" },
-	{ "pod-name", T_STRING, CK_ANY, F(pod_name), true, G_KUBERNETES, 0, "NAME", NULL,
+	{ "pod-name", T_STRING, CK_ANY, F(pod_name), G_KUBERNETES, 0, "NAME", NULL,
 		"$POD_NAME, else $HOSTNAME", "this pod's name" },
-	{ "pod-ip", T_STRING, CK_ANY, F(pod_ip), true, G_KUBERNETES, 0, "IP", NULL, "$POD_IP",
+	{ "pod-ip", T_STRING, CK_ANY, F(pod_ip), G_KUBERNETES, 0, "IP", NULL, "$POD_IP",
 		"this pod's IP" },
-	{ "namespace", T_STRING, CK_ANY, F(namespace), true, G_KUBERNETES, 0, "NAME", NULL,
+	{ "namespace", T_STRING, CK_ANY, F(namespace), G_KUBERNETES, 0, "NAME", NULL,
 		"the service account's namespace", "this pod's namespace" },
-	{ "service", T_LIST, CK_DNS_LABEL, F(services), true, G_KUBERNETES, ',', "NAME", NULL,
-		"all", "watch only the EndpointSlices of these Services (repeatable)" },
-	{ "serviceaccount-dir", T_STRING, CK_ANY, F(serviceaccount_dir), true, G_KUBERNETES, 0,
-		"DIR", "/var/run/secrets/kubernetes.io/serviceaccount", NULL,
+	{ "service", T_LIST, CK_DNS_LABEL, F(services), G_KUBERNETES, ',', "NAME", NULL, "all",
+		"watch only the EndpointSlices of these Services (repeatable)" },
+	{ "serviceaccount-dir", T_STRING, CK_ANY, F(serviceaccount_dir), G_KUBERNETES, 0, "DIR",
+		"/var/run/secrets/kubernetes.io/serviceaccount", NULL,
 		"token, ca.crt and namespace files" },
-	{ "deregister", T_LIST, CK_DEREGISTER, F(deregister), true, G_KUBERNETES, '\n',
-		"'METHOD URL'", NULL, NULL, "HTTP call made when the drain starts (repeatable)" },
-	{ "deregister-header", T_LIST, CK_HEADER, F(deregister_headers), true, G_KUBERNETES, '\n',
+	{ "deregister", T_LIST, CK_DEREGISTER, F(deregister), G_KUBERNETES, '\n', "'METHOD URL'",
+		NULL, NULL, "HTTP call made when the drain starts (repeatable)" },
+	{ "deregister-header", T_LIST, CK_HEADER, F(deregister_headers), G_KUBERNETES, '\n',
 		"'NAME: VALUE'", NULL, NULL,
 		"header sent with every --deregister call, e.g. a token (repeatable)" },
-	{ "drain-connections", T_LIST, CK_PORT, F(drain_connections), true, G_KUBERNETES, ',',
+	{ "drain-connections", T_LIST, CK_PORT, F(drain_connections), G_KUBERNETES, ',',
 		"PORT[,PORT]", NULL, NULL,
 		"wait until no inbound connection remains on these ports" },
-	{ "grace-period", T_DURATION, CK_ANY, F(grace_period_ms), true, G_KUBERNETES, 0, "DURATION",
+	{ "grace-period", T_DURATION, CK_ANY, F(grace_period_ms), G_KUBERNETES, 0, "DURATION",
 		"30s", NULL, "the whole shutdown budget from the first drain trigger" },
-	{ "kill-margin", T_DURATION, CK_ANY, F(kill_margin_ms), true, G_KUBERNETES, 0, "DURATION",
-		"2s", NULL, "SIGKILL this long before the grace period ends" },
-	{ "sidecar", T_BOOL, CK_ANY, F(sidecar), true, G_KUBERNETES, 0, NULL, "false", NULL,
+	{ "kill-margin", T_DURATION, CK_ANY, F(kill_margin_ms), G_KUBERNETES, 0, "DURATION", "2s",
+		NULL, "SIGKILL this long before the grace period ends" },
+	{ "sidecar", T_BOOL, CK_ANY, F(sidecar), G_KUBERNETES, 0, NULL, "false", NULL,
 		"run without a child, serving the probes and /prestop" },
 
-	{ "ready-http", T_STRING, CK_URL, F(ready_http), true, G_READINESS, 0, "URL", NULL, NULL,
+	{ "ready-http", T_STRING, CK_URL, F(ready_http), G_READINESS, 0, "URL", NULL, NULL,
 		"the app is ready while this URL answers 2xx" },
-	{ "ready-tcp", T_STRING, CK_HOSTPORT, F(ready_tcp), true, G_READINESS, 0, "HOST:PORT", NULL,
-		NULL, "the app is ready while this port accepts connections" },
-	{ "ready-interval", T_DURATION, CK_ANY, F(ready_interval_ms), true, G_READINESS, 0,
-		"DURATION", "1s", NULL, "how often readiness is checked" },
-	{ "ready-timeout", T_DURATION, CK_ANY, F(ready_timeout_ms), true, G_READINESS, 0,
-		"DURATION", "1s", NULL, "timeout of one readiness check" },
-	{ "notify", T_BOOL, CK_ANY, F(notify), true, G_READINESS, 0, NULL, "false", NULL,
+	{ "ready-tcp", T_STRING, CK_HOSTPORT, F(ready_tcp), G_READINESS, 0, "HOST:PORT", NULL, NULL,
+		"the app is ready while this port accepts connections" },
+	{ "ready-interval", T_DURATION, CK_ANY, F(ready_interval_ms), G_READINESS, 0, "DURATION",
+		"1s", NULL, "how often readiness is checked" },
+	{ "ready-timeout", T_DURATION, CK_ANY, F(ready_timeout_ms), G_READINESS, 0, "DURATION",
+		"1s", NULL, "timeout of one readiness check" },
+	{ "notify", T_BOOL, CK_ANY, F(notify), G_READINESS, 0, NULL, "false", NULL,
 		"accept sd_notify READY=1 / STOPPING=1 on $NOTIFY_SOCKET" },
-	{ "watchdog", T_DURATION, CK_ANY, F(watchdog_ms), true, G_READINESS, 0, "DURATION", "0",
-		"off", "with --notify: /livez fails when WATCHDOG=1 pings stop this long" },
+	{ "watchdog", T_DURATION, CK_ANY, F(watchdog_ms), G_READINESS, 0, "DURATION", "0", "off",
+		"with --notify: /livez fails when WATCHDOG=1 pings stop this long" },
 
-	{ "log-level", T_LOG_LEVEL, CK_ANY, F(log_level), true, G_LOGGING, 0,
-		"error|warn|info|debug", "info", NULL, "what graceinit logs to stderr" },
-	{ "log-format", T_LOG_FORMAT, CK_ANY, F(log_format), true, G_LOGGING, 0, "text|json",
-		"text", NULL, "text lines or JSON objects" },
-	{ "config", T_STRING, CK_ANY, F(config_path), true, G_OTHER, 0, "FILE", NULL, NULL,
+	{ "log-level", T_LOG_LEVEL, CK_ANY, F(log_level), G_LOGGING, 0, "error|warn|info|debug",
+		"info", NULL, "what graceinit logs to stderr" },
+	{ "log-format", T_LOG_FORMAT, CK_ANY, F(log_format), G_LOGGING, 0, "text|json", "text",
+		NULL, "text lines or JSON objects" },
+	{ "config", T_STRING, CK_ANY, F(config_path), G_OTHER, 0, "FILE", NULL, NULL,
 		"JSON object with these option names as keys" },
 };
 
@@ -975,37 +974,6 @@ derive(struct parser *p, char *const envp[])
 	return 0;
 }
 
-/* Options a later version implements: refuse them unless they leave the feature off. */
-static int
-refuse_unimplemented(struct parser *p)
-{
-	size_t i;
-
-	for (i = 0; i < NOPTS; i++) {
-		const struct opt *o = &opts[i];
-		void *f = field(p->c, o);
-		bool inert;
-
-		if (o->implemented || p->set_by[i] == SRC_DEFAULT)
-			continue;
-		inert = (o->type == T_STRING && *(char **)f == NULL) ||
-			(o->type == T_BOOL && !*(bool *)f) ||
-			(o->type == T_ENDPOINTS &&
-				*(enum conf_endpoints *)f == CONF_ENDPOINTS_OFF) ||
-			(o->type == T_LIST && ((struct conf_strings *)f)->n == 0);
-		if (!inert) {
-			char where[512];
-
-			source_name(p, o, p->set_by[i], where, sizeof(where));
-			return failf(p,
-				"%s: not implemented in graceinit %s yet; remove it "
-				"(see README.md, 'Status')",
-				where, GRACEINIT_VERSION);
-		}
-	}
-	return 0;
-}
-
 enum conf_result
 conf_parse(
 	struct conf *c, int argc, char *const argv[], char *const envp[], char *err, size_t errlen)
@@ -1058,7 +1026,7 @@ conf_parse(
 		if (flags[i].o->off != F(config_path) &&
 			apply(&p, flags[i].o, SRC_FLAG, flags[i].value) < 0)
 			goto out;
-	if (derive(&p, envp) < 0 || refuse_unimplemented(&p) < 0)
+	if (derive(&p, envp) < 0)
 		goto out;
 	if (c->kill_margin_ms >= c->grace_period_ms) {
 		char m[32], g[32];
@@ -1219,9 +1187,8 @@ conf_json(const struct conf *c)
 void
 conf_usage(FILE *out)
 {
-	size_t i, col;
+	size_t i;
 	int g;
-	bool later = false;
 
 	fprintf(out,
 		"Usage: graceinit [OPTIONS] [--] COMMAND [ARG...]\n"
@@ -1240,7 +1207,7 @@ conf_usage(FILE *out)
 			char left[64];
 			const char *def = o->def_help ? o->def_help : o->def;
 
-			if ((int)o->group != g || !o->implemented)
+			if ((int)o->group != g)
 				continue;
 			if (!title)
 				fprintf(out, "\n%s:\n", group_titles[g]);
@@ -1263,33 +1230,21 @@ conf_usage(FILE *out)
 		"  %-24s this help\n"
 		"  %-24s print the version\n",
 		"-h, --help", "-V, --version");
-	fprintf(out, "\nNot in this version yet (rejected when set):\n ");
-	for (i = 0, col = 1; i < NOPTS; i++) {
-		if (opts[i].implemented)
-			continue;
-		if (later)
-			fputc(',', out);
-		if (col + strlen(opts[i].name) + 4 > 90) {
-			fprintf(out, "\n ");
-			col = 1;
-		}
-		col += (size_t)fprintf(out, " --%s", opts[i].name) + 1;
-		later = true;
-	}
 	fprintf(out,
-		"\n\n"
-		"Every option can also be set as GRACEINIT_<NAME> in the environment (upper case,\n"
-		"'-' becomes '_'; lists separated by commas) or as a key of the --config JSON "
-		"file;\n"
-		"a flag beats the environment, which beats the file. Booleans take true/false\n"
-		"(--kill-on-exit=false, GRACEINIT_NO_SETSID=true). Durations: 250ms, 5s, 2m, "
-		"1h30m,\n"
-		"or a number of seconds. Signals: TERM, SIGTERM or 15.\n"
+		"\n"
+		"Every option can also be set as GRACEINIT_<NAME> in the environment (upper\n"
+		"case, '-' becomes '_'; lists separated by commas, but --deregister and\n"
+		"--deregister-header one per line) or as a key of the --config JSON file (lists\n"
+		"as arrays). A flag beats the environment, which beats the file. Booleans take\n"
+		"true/false (--kill-on-exit=false, GRACEINIT_NO_SETSID=true). Durations: 250ms,\n"
+		"5s, 2m, 1h30m, or a number of seconds. Signals: TERM, SIGTERM or 15.\n"
 		"\n"
 		"Examples:\n"
 		"  graceinit -- my-server --port 8080\n"
 		"  graceinit --rewrite TERM:QUIT -- nginx -g 'daemon off;'\n"
 		"  graceinit --exit-remap 143:0 -- java -jar app.jar\n"
+		"  graceinit --http :9797 --drain-delay 5s -- my-server    (probes, a drain)\n"
+		"  graceinit plan --grace-period 30s -- my-server    (what a shutdown will do)\n"
 		"  Dockerfile:  ENTRYPOINT [\"/graceinit\", \"--\"]\n"
 		"               CMD [\"my-server\", \"--flag\"]\n");
 }

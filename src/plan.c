@@ -57,6 +57,50 @@ print_config(const struct conf *c, FILE *out)
 	cJSON_Delete(o);
 }
 
+/* The deregistration sources, one line each; returns the longest wait they may ask for. */
+static int64_t
+print_sources(const struct conf *c, bool watch, FILE *out)
+{
+	char t1[32], t2[32], t3[32];
+	int64_t longest;
+	size_t i;
+
+	fprintf(out, "            deregistration, confirmed by:\n");
+	if (watch) {
+		fprintf(out,
+			"              the EndpointSlice watch: this pod no longer a ready "
+			"endpoint, "
+			"then\n"
+			"                --endpoints-margin %s (at most --endpoints-timeout %s; "
+			"--drain-delay %s\n"
+			"                while the API cannot be read)\n",
+			dur(c->endpoints_margin_ms, t1, sizeof(t1)),
+			dur(c->endpoints_timeout_ms, t2, sizeof(t2)),
+			dur(c->drain_delay_ms, t3, sizeof(t3)));
+		longest = c->endpoints_timeout_ms;
+	} else {
+		fprintf(out, "              --drain-delay %s (no EndpointSlice watch)\n",
+			dur(c->drain_delay_ms, t1, sizeof(t1)));
+		longest = c->drain_delay_ms;
+	}
+	for (i = 0; i < c->deregister.n; i++)
+		fprintf(out, "              %s answering 2xx (retried)\n", c->deregister.v[i]);
+	if (c->drain_connections.n > 0) {
+		fprintf(out, "              then no inbound connection left on port");
+		for (i = 0; i < c->drain_connections.n; i++)
+			fprintf(out, "%s %s",
+				i                                    ? ","
+					: c->drain_connections.n > 1 ? "s"
+								     : "",
+				c->drain_connections.v[i]);
+		fprintf(out, "\n");
+	}
+	if (c->min_drain_ms > 0)
+		fprintf(out, "              and --min-drain %s at least\n",
+			dur(c->min_drain_ms, t1, sizeof(t1)));
+	return longest > c->min_drain_ms ? longest : c->min_drain_ms;
+}
+
 int
 plan_print(const struct conf *c, FILE *out)
 {
@@ -68,6 +112,9 @@ plan_print(const struct conf *c, FILE *out)
 	};
 	int64_t wait = b.delay_ms > b.min_drain_ms ? b.delay_ms : b.min_drain_ms;
 	int64_t latest = drain_latest_stop_ms(&b), kill = b.grace_ms - b.kill_margin_ms;
+	bool watch = c->endpoints == CONF_ENDPOINTS_ON ||
+		(c->endpoints == CONF_ENDPOINTS_AUTO && c->in_kubernetes);
+	bool confirming = watch || c->deregister.n > 0 || c->drain_connections.n > 0;
 	char t1[32], t2[32], t3[32];
 	const char *target;
 	char stop[32];
@@ -81,13 +128,22 @@ plan_print(const struct conf *c, FILE *out)
 		dur(b.grace_ms, t1, sizeof(t1)));
 	fprintf(out, "  +%-8s not ready: /readyz answers 503, /livez stays 200\n", "0s");
 	target = c->no_setsid ? "the command's process" : "the command's process group";
-	dur(wait < latest ? wait : latest, t1, sizeof(t1));
+	if (confirming) {
+		wait = print_sources(c, watch, out);
+		fprintf(out, "  +%-8s stop signal: ", dur(latest, t1, sizeof(t1)));
+	} else {
+		fprintf(out, "  +%-8s stop signal: ",
+			dur(wait < latest ? wait : latest, t1, sizeof(t1)));
+	}
 	if (c->stop_signal != 0)
-		fprintf(out, "  +%-8s stop signal: %s to %s", t1,
-			signals_name(c->stop_signal, stop, sizeof(stop)), target);
+		fprintf(out, "%s to %s", signals_name(c->stop_signal, stop, sizeof(stop)), target);
 	else
-		fprintf(out, "  +%-8s no stop signal: --rewrite drops TERM", t1);
-	if (b.delay_ms >= b.min_drain_ms)
+		fprintf(out, "none, --rewrite drops TERM");
+	if (confirming)
+		fprintf(out,
+			"\n            (as soon as deregistration is confirmed; this is the "
+			"latest)\n");
+	else if (b.delay_ms >= b.min_drain_ms)
 		fprintf(out, " (--drain-delay %s)\n", dur(b.delay_ms, t2, sizeof(t2)));
 	else
 		fprintf(out, " (--min-drain %s)\n", dur(b.min_drain_ms, t2, sizeof(t2)));

@@ -36,15 +36,10 @@ struct fx {
 #define ENVP(...) ((char *[]){ __VA_ARGS__, NULL })
 #define NOENV     ((char *[]){ NULL })
 
-/* where: "--opt", "GRACEINIT_OPT" or "FILE: \"opt\"", as the message names the source. */
-#define NOT_IMPLEMENTED_AT(where)                                                                  \
-	where ": not implemented in graceinit " GRACEINIT_VERSION " yet; remove it "               \
-	      "(see README.md, 'Status')"
-#define NOT_IMPLEMENTED(opt) NOT_IMPLEMENTED_AT("--" opt)
-#define DURATION_WHY         "expected a duration such as 250ms, 5s, 2m or 30 (seconds), at most 720h"
-#define SIGNAL_WHY           "expected a signal name like TERM or a number 1-64"
-#define BOOL_WHY             "expected true or false"
-#define UNKNOWN_HINT         " (graceinit --help lists the options)"
+#define DURATION_WHY "expected a duration such as 250ms, 5s, 2m or 30 (seconds), at most 720h"
+#define SIGNAL_WHY   "expected a signal name like TERM or a number 1-64"
+#define BOOL_WHY     "expected true or false"
+#define UNKNOWN_HINT " (graceinit --help lists the options)"
 #define NO_COMMAND                                                                                 \
 	"no command given: graceinit [OPTIONS] [--] COMMAND [ARG...] (graceinit --help explains)"
 
@@ -434,10 +429,9 @@ test_usage(void **state)
 	assert_non_null(strstr(text, "\n  --grace-period DURATION "));
 	assert_non_null(strstr(text, "\n  -h, --help "));
 	assert_non_null(strstr(text, "\n  -V, --version "));
-	/* Unimplemented options are listed apart, not with the working ones. */
-	assert_null(strstr(text, "\n  --sidecar "));
-	assert_non_null(strstr(text, "Not in this version yet (rejected when set):"));
-	assert_non_null(strstr(strstr(text, "Not in this version yet"), " --sidecar"));
+	assert_non_null(strstr(text, "\n  --sidecar "));
+	assert_non_null(strstr(text, "\n  --endpoints auto|on|off "));
+	assert_null(strstr(text, "Not in this version yet"));
 	/* Lines stay within 100 columns, and a wrapped list does not start a line with its comma. */
 	for (line = text; *line != '\0'; line = next + 1) {
 		next = strchr(line, '\n');
@@ -933,9 +927,9 @@ test_kill_margin_within_grace(void **state)
 		0);
 }
 
-/* The options of later versions may be given only in the form that leaves them off. */
+/* The forms that turn a feature off. */
 static void
-test_unimplemented_off_accepted(void **state)
+test_off_values(void **state)
 {
 	struct fx *fx = *state;
 	const struct conf *c;
@@ -951,41 +945,6 @@ test_unimplemented_off_accepted(void **state)
 	/* An empty list in the file says nothing. */
 	c = PARSE_OK(fx, ARGV("--config", config_file(fx, "{\"service\": []}"), "c"), NOENV);
 	assert_int_equal(c->services.n, 0);
-}
-
-/*
- * The options that graceinit 0.1.0 does not implement yet. Update this list as they arrive:
- * each one moves to a test of its own values.
- */
-static void
-test_unimplemented_rejected(void **state)
-{
-	struct fx *fx = *state;
-
-	PARSE_ERR(fx, ARGV("--endpoints", "on", "c"), NOENV, NOT_IMPLEMENTED("endpoints"));
-	PARSE_ERR(fx, ARGV("--endpoints", "auto", "c"), NOENV, NOT_IMPLEMENTED("endpoints"));
-	PARSE_ERR(fx, ARGV("--endpoints-timeout", "20s", "c"), NOENV,
-		NOT_IMPLEMENTED("endpoints-timeout"));
-	PARSE_ERR(fx, ARGV("--endpoints-margin", "1s", "c"), NOENV,
-		NOT_IMPLEMENTED("endpoints-margin"));
-	PARSE_ERR(fx, ARGV("--pod-name", "web-0", "c"), NOENV, NOT_IMPLEMENTED("pod-name"));
-	PARSE_ERR(fx, ARGV("--namespace", "default", "c"), NOENV, NOT_IMPLEMENTED("namespace"));
-	PARSE_ERR(fx, ARGV("--service", "web", "--service", "api", "c"), NOENV,
-		NOT_IMPLEMENTED("service"));
-	PARSE_ERR(fx, ARGV("--deregister", "PUT http://consul:8500/v1/agent/x", "c"), NOENV,
-		NOT_IMPLEMENTED("deregister"));
-	PARSE_ERR(fx, ARGV("--drain-connections", "8080,8443", "c"), NOENV,
-		NOT_IMPLEMENTED("drain-connections"));
-	PARSE_ERR(fx, ARGV("--serviceaccount-dir", "/sa", "c"), NOENV,
-		NOT_IMPLEMENTED("serviceaccount-dir"));
-	/* --sidecar: refused before it could conflict with the command, or its absence. */
-	PARSE_ERR(fx, ARGV("--sidecar"), NOENV, NOT_IMPLEMENTED("sidecar"));
-	PARSE_ERR(fx, ARGV("--sidecar", "c"), NOENV, NOT_IMPLEMENTED("sidecar"));
-	/* From the environment (the message names the option as a flag). */
-	PARSE_ERR(fx, ARGV("c"), ENVP("GRACEINIT_SIDECAR=true"),
-		NOT_IMPLEMENTED_AT("GRACEINIT_SIDECAR"));
-	PARSE_ERR(fx, ARGV("c"), ENVP("GRACEINIT_SERVICE=web"),
-		NOT_IMPLEMENTED_AT("GRACEINIT_SERVICE"));
 }
 
 static void
@@ -1501,24 +1460,6 @@ test_file_huge_number(void **state)
 }
 
 static void
-test_file_unimplemented(void **state)
-{
-	struct fx *fx = *state;
-	char expected[512];
-	char *path;
-
-	path = config_file(fx, "{\"endpoints-timeout\": \"30s\"}");
-	snprintf(expected, sizeof(expected), NOT_IMPLEMENTED_AT("%s: \"endpoints-timeout\""), path);
-	PARSE_ERR(fx, ARGV("--config", path, "c"), NOENV, expected);
-	path = config_file(fx, "{\"deregister\": [\"PUT http://consul:8500/x\"]}");
-	snprintf(expected, sizeof(expected), NOT_IMPLEMENTED_AT("%s: \"deregister\""), path);
-	PARSE_ERR(fx, ARGV("--config", path, "c"), NOENV, expected);
-	path = config_file(fx, "{\"sidecar\": true}");
-	snprintf(expected, sizeof(expected), NOT_IMPLEMENTED_AT("%s: \"sidecar\""), path);
-	PARSE_ERR(fx, ARGV("--config", path, "c"), NOENV, expected);
-}
-
-static void
 test_precedence_scalar(void **state)
 {
 	struct fx *fx = *state;
@@ -1876,8 +1817,7 @@ main(void)
 		CONF_TEST(test_kill_margin_within_grace),
 		CONF_TEST(test_flag_readiness),
 		CONF_TEST(test_ready_bounds),
-		CONF_TEST(test_unimplemented_off_accepted),
-		CONF_TEST(test_unimplemented_rejected),
+		CONF_TEST(test_off_values),
 		CONF_TEST(test_string_values_checked),
 		CONF_TEST(test_value_too_long),
 		CONF_TEST(test_error_buffer_small),
@@ -1899,7 +1839,6 @@ main(void)
 		CONF_TEST(test_file_wrong_type_in_array),
 		CONF_TEST(test_file_bad_values),
 		CONF_TEST(test_file_huge_number),
-		CONF_TEST(test_file_unimplemented),
 		CONF_TEST(test_precedence_scalar),
 		CONF_TEST(test_precedence_bool),
 		CONF_TEST(test_precedence_rewrite),

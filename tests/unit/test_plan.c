@@ -219,6 +219,7 @@ test_conf_json_defaults(void **state)
 		{ "service", "[]" },
 		{ "serviceaccount-dir", "\"/var/run/secrets/kubernetes.io/serviceaccount\"" },
 		{ "deregister", "[]" },
+		{ "deregister-header", "[]" },
 		{ "drain-connections", "[]" },
 		{ "grace-period", "\"30s\"" },
 		{ "kill-margin", "\"2s\"" },
@@ -486,6 +487,7 @@ test_plan_defaults_golden(void **state)
 		"  service              []\n"
 		"  serviceaccount-dir   \"/var/run/secrets/kubernetes.io/serviceaccount\"\n"
 		"  deregister           []\n"
+		"  deregister-header    []\n"
 		"  drain-connections    []\n"
 		"  grace-period         \"30s\"\n"
 		"  kill-margin          \"2s\"\n"
@@ -543,7 +545,7 @@ test_plan_rewrite_drop(void **state)
 
 	assert_int_equal(PLAN(fx, NOENV, "--rewrite", "TERM:0", "--", "app"), 0);
 	assert_string_equal(timeline(fx),
-		TIMELINE_HEAD "  +0s       no stop signal: --rewrite drops TERM (--drain-delay "
+		TIMELINE_HEAD "  +0s       stop signal: none, --rewrite drops TERM (--drain-delay "
 			      "0s)\n" TIMELINE_TAIL);
 }
 
@@ -638,9 +640,22 @@ test_plan_kubernetes(void **state)
 	assert_non_null(strstr(fx->out,
 		"\nCommand:   app --port 8080\n"
 		"Endpoints: http :9797, control socket @graceinit\n"));
+	/* In a cluster, --endpoints auto watches: deregistration is confirmed, not guessed. */
+	assert_string_equal(timeline(fx),
+		TIMELINE_HEAD
+		"            deregistration, confirmed by:\n"
+		"              the EndpointSlice watch: this pod no longer a ready endpoint, then\n"
+		"                --endpoints-margin 1s (at most --endpoints-timeout 20s; "
+		"--drain-delay 5s\n"
+		"                while the API cannot be read)\n"
+		"  +23s      stop signal: SIGTERM to the command's process group\n"
+		"            (as soon as deregistration is confirmed; this is the "
+		"latest)\n" TIMELINE_TAIL);
+	assert_non_null(strstr(fx->out, "\n  in-kubernetes        true\n"));
+	/* Without the watch, the fixed delay. */
+	assert_int_equal(PLAN(fx, ENVP(K8S_ENV), "--endpoints", "off", "--", "app"), 0);
 	assert_string_equal(timeline(fx),
 		TIMELINE_HEAD STOP_LINE("5s      ", "SIGTERM", "--drain-delay 5s") TIMELINE_TAIL);
-	assert_non_null(strstr(fx->out, "\n  in-kubernetes        true\n"));
 }
 
 /* The head of the plan: the command, the endpoints and every readiness source. */
