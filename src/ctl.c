@@ -143,8 +143,11 @@ ctl_main(int argc, char *const argv[], char *const envp[])
 	}
 	buf_init(&body, CTL_BODY_MAX);
 	if (c.url != NULL) {
-		snprintf(url, sizeof(url), "%s%s/%s", c.url,
-			c.url[strlen(c.url) - 1] == '/' ? "" : "", c.cmd);
+		size_t n = strlen(c.url);
+
+		while (n > 0 && c.url[n - 1] == '/')
+			n--; /* "http://host:9797/" names the same server */
+		snprintf(url, sizeof(url), "%.*s/%s", (int)n, c.url, c.cmd);
 		snprintf(where, sizeof(where), "%s", c.url);
 	} else {
 		snprintf(url, sizeof(url), "http://graceinit/%s", c.cmd);

@@ -36,26 +36,39 @@ parent_of(pid_t pid)
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
+		return 0; /* errno ENOENT: the process is gone */
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	if (n <= 0)
+	if (n <= 0) {
+		errno = ESRCH; /* exited while we read: a zombie's stat is still there */
 		return 0;
+	}
 	buf[n] = '\0';
 	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %ld", &ppid) != 1)
 		return 0;
 	return (pid_t)ppid;
 }
 
+/*
+ * Whether pid is the child or one of its descendants. A sender that has already exited
+ * cannot be traced (a short-lived helper, reaped by the child before graceinit reads its
+ * datagram); as PID 1 it is accepted, since SCM_CREDENTIALS gives pid 0 for a process outside
+ * graceinit's PID namespace, and everything inside it descends from graceinit's child or was
+ * put there by someone who can do anything anyway (kubectl exec).
+ */
 static bool
 in_child_tree(const struct notify *n, pid_t pid)
 {
 	int depth;
 
 	for (depth = 0; pid > 1 && depth < NOTIFY_TREE_DEPTH; depth++) {
+		pid_t parent;
+
 		if (pid == n->child)
 			return true;
-		pid = parent_of(pid);
+		if ((parent = parent_of(pid)) == 0)
+			return n->pid1 && errno == ENOENT;
+		pid = parent;
 	}
 	return false;
 }
@@ -82,30 +95,49 @@ ping(struct notify *n, int64_t now)
 		loop_timer_at(n->loop, &n->watchdog, now + n->watchdog_ms);
 }
 
+/* The check's detail tells the state and the app's latest STATUS= text. */
+static void
+show(struct notify *n, int64_t now)
+{
+	const char *state = n->stopping ? "STOPPING=1"
+		: n->is_ready           ? "READY=1"
+					: "waiting for READY=1";
+
+	ready_set(n->ready, n->check, n->is_ready && !n->stopping, now, "%s%s%s", state,
+		n->status[0] ? ": " : "", n->status);
+}
+
 void
 notify_message(struct notify *n, const char *msg, size_t len, int64_t now_ms)
 {
 	const char *line = msg, *end = msg + len;
+	bool changed = false;
 
 	n->datagrams++;
 	while (line < end) {
 		const char *nl = memchr(line, '\n', (size_t)(end - line));
 		size_t l = nl ? (size_t)(nl - line) : (size_t)(end - line);
 
-		if (l == 7 && strncmp(line, "READY=1", 7) == 0)
-			ready_set(n->ready, n->check, true, now_ms, "READY=1%s%s",
-				n->status[0] ? ": " : "", n->status);
-		else if (l == 10 && strncmp(line, "STOPPING=1", 10) == 0)
-			ready_set(n->ready, n->check, false, now_ms, "STOPPING=1");
-		else if (l == 10 && strncmp(line, "WATCHDOG=1", 10) == 0)
+		if (l == 7 && strncmp(line, "READY=1", 7) == 0) {
+			n->is_ready = true;
+			n->stopping = false;
+			changed = true;
+		} else if (l == 10 && strncmp(line, "STOPPING=1", 10) == 0) {
+			n->stopping = true;
+			changed = true;
+		} else if (l == 10 && strncmp(line, "WATCHDOG=1", 10) == 0) {
 			ping(n, now_ms);
-		else if (l == 16 && strncmp(line, "WATCHDOG=trigger", 16) == 0 &&
-			n->watchdog_ms > 0)
+		} else if (l == 16 && strncmp(line, "WATCHDOG=trigger", 16) == 0 &&
+			n->watchdog_ms > 0) {
 			on_watchdog(n->loop, n);
-		else if (l >= 7 && strncmp(line, "STATUS=", 7) == 0)
+		} else if (l >= 7 && strncmp(line, "STATUS=", 7) == 0) {
 			snprintf(n->status, sizeof(n->status), "%.*s", (int)(l - 7), line + 7);
+			changed = true;
+		}
 		line += l < (size_t)(end - line) ? l + 1 : l;
 	}
+	if (changed)
+		show(n, now_ms);
 }
 
 static void
@@ -138,7 +170,7 @@ on_datagram(struct loop *loop, uint32_t events, void *arg)
 		for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
 			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
 				cred = (const struct ucred *)CMSG_DATA(c);
-		if (cred == NULL || !in_child_tree(n, cred->pid)) {
+		if (cred == NULL || cred->pid == 0 || !in_child_tree(n, cred->pid)) {
 			log_warnx("notify: ignoring a message from pid %d, not the child's",
 				cred ? (int)cred->pid : 0);
 			continue;
@@ -186,6 +218,7 @@ notify_open(struct notify *n, struct loop *loop, struct ready *ready, int64_t wa
 	snprintf(n->env_watchdog, sizeof(n->env_watchdog), "WATCHDOG_USEC=%lld",
 		(long long)watchdog_ms * 1000);
 	n->check = ready_add(ready, "notify", "waiting for READY=1");
+	n->pid1 = getpid() == 1;
 	return 0;
 }
 

@@ -25,6 +25,9 @@ struct notify {
 	struct loop_timer watchdog;
 	uint64_t datagrams;
 	char status[128];
+	bool is_ready;
+	bool stopping;
+	bool pid1;
 	char env_socket[128];  /* "NOTIFY_SOCKET=@..." */
 	char env_watchdog[64]; /* "WATCHDOG_USEC=..." */
 };

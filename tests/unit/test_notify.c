@@ -117,7 +117,7 @@ test_stopping(void **state)
 	assert_int_equal(fx->n.datagrams, 3);
 }
 
-/* STATUS= is kept, changes nothing by itself, and is shown with the next READY=1. */
+/* STATUS= is shown at once with the current state, and changes no state by itself. */
 static void
 test_status(void **state)
 {
@@ -126,14 +126,16 @@ test_status(void **state)
 	SEND(fx, "STATUS=Listening on :8080\n");
 	assert_string_equal(fx->n.status, "Listening on :8080");
 	assert_false(check(fx)->ok);
-	assert_string_equal(check(fx)->detail, WAITING);
+	assert_string_equal(check(fx)->detail, WAITING ": Listening on :8080");
 	SEND(fx, "READY=1\n");
 	assert_string_equal(check(fx)->detail, "READY=1: Listening on :8080");
-	/* A new status replaces the old one; STOPPING=1 shows no status. */
+	/* A new status replaces the old one at once. */
 	SEND(fx, "STATUS=Draining 3 connections\n");
 	assert_string_equal(fx->n.status, "Draining 3 connections");
+	assert_true(check(fx)->ok);
+	assert_string_equal(check(fx)->detail, "READY=1: Draining 3 connections");
 	SEND(fx, "STOPPING=1\n");
-	assert_string_equal(check(fx)->detail, "STOPPING=1");
+	assert_string_equal(check(fx)->detail, "STOPPING=1: Draining 3 connections");
 	/* An empty STATUS= clears it. */
 	SEND(fx, "STATUS=\n");
 	assert_string_equal(fx->n.status, "");
@@ -169,10 +171,10 @@ test_several_lines(void **state)
 	assert_string_equal(check(fx)->detail, "READY=1: warming up");
 	assert_int_equal(fx->n.datagrams, 1);
 
-	/* Order matters: READY=1 before STATUS= shows the status of before. */
+	/* The whole datagram applies, then the detail shows the result (sd_notify(3)'s example). */
 	SEND(fx, "STOPPING=1\nSTATUS=\nREADY=1\nSTATUS=serving\n");
 	assert_true(check(fx)->ok);
-	assert_string_equal(check(fx)->detail, "READY=1");
+	assert_string_equal(check(fx)->detail, "READY=1: serving");
 	assert_string_equal(fx->n.status, "serving");
 
 	/* The last of contradicting lines wins. */
