@@ -107,7 +107,6 @@ act_start(struct drain *d, enum drain_event ev, int64_t now)
 	bool confirming;
 
 	d->trigger = ev;
-	d->sigterm = ev == DRAIN_EV_SIGTERM;
 	d->t.trigger_ms = now;
 	d->kill_deadline_ms = now + b->grace_ms - b->kill_margin_ms;
 	d->state = DRAIN_DEREGISTER;
@@ -148,7 +147,6 @@ static bool
 act_skip(struct drain *d, enum drain_event ev, int64_t now)
 {
 	if (ev == DRAIN_EV_SIGTERM && !d->sigterm) {
-		d->sigterm = true;
 		log_info("drain: SIGTERM joins the drain started by %s",
 			drain_event_name(d->trigger));
 		return false;
@@ -275,7 +273,13 @@ static drain_action *const actions[DRAIN_NSTATES][DRAIN_NEVENTS] = {
 bool
 drain_event(struct drain *d, enum drain_event ev, int64_t now_ms)
 {
+	bool acted;
+
 	if (d->state >= DRAIN_NSTATES || ev >= DRAIN_NEVENTS)
 		return false;
-	return actions[d->state][ev](d, ev, now_ms);
+	acted = actions[d->state][ev](d, ev, now_ms);
+	/* Whatever the state: sidecar mode ends only once the kubelet has said SIGTERM. */
+	if (ev == DRAIN_EV_SIGTERM)
+		d->sigterm = true;
+	return acted;
 }

@@ -213,7 +213,6 @@ on_signal(struct app *app, const struct signalfd_siginfo *si)
 		si->ssi_pid ? "" : " (outside the namespace)");
 	if (signo == SIGTERM) {
 		drain(app, DRAIN_EV_SIGTERM);
-		app->drain.sigterm = true;
 		sidecar_check(app);
 		return;
 	}
