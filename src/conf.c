@@ -359,8 +359,10 @@ check_dns_label(const char *s, struct why *why)
 	for (i = 0; i < n; i++)
 		if (!(islower((unsigned char)s[i]) || isdigit((unsigned char)s[i]) || s[i] == '-'))
 			return because(why, "a Service name is lower-case letters, digits and '-'");
-	if (s[0] == '-' || s[n - 1] == '-')
-		return because(why, "a Service name starts and ends with a letter or digit");
+	if (!islower((unsigned char)s[0]) || s[n - 1] == '-')
+		return because(why,
+			"a Service name starts with a letter and ends with a letter or "
+			"digit");
 	return 0;
 }
 
@@ -673,6 +675,11 @@ apply(struct parser *p, const struct opt *o, enum source src, const char *value)
 		}
 		memcpy(item, s, n);
 		item[n] = '\0';
+		/* One per line lists come from YAML blocks: blank lines (a final newline) say nothing. */
+		if (n == 0 && o->sep == '\n' && strchr(value, '\n') != NULL) {
+			s = end ? end + 1 : NULL;
+			continue;
+		}
 		if (store(p->c, o, item, &why) < 0) {
 			source_name(p, o, src, where, sizeof(where));
 			return failf(p, "%s: invalid value '%s': %s", where, item, why.text);
@@ -965,11 +972,12 @@ derive(struct parser *p, char *const envp[])
 		if (set_by(p, F(drain_delay_ms)) == SRC_DEFAULT)
 			c->drain_delay_ms = 5000;
 	}
+	/* Empty values from the downward API or a template say nothing. */
 	if (c->pod_name == NULL &&
-		((v = env_get(envp, "POD_NAME")) != NULL ||
-			(v = env_get(envp, "HOSTNAME")) != NULL))
+		(((v = env_get(envp, "POD_NAME")) != NULL && *v != '\0') ||
+			((v = env_get(envp, "HOSTNAME")) != NULL && *v != '\0')))
 		c->pod_name = strdup(v);
-	if (c->pod_ip == NULL && (v = env_get(envp, "POD_IP")) != NULL)
+	if (c->pod_ip == NULL && (v = env_get(envp, "POD_IP")) != NULL && *v != '\0')
 		c->pod_ip = strdup(v);
 	return 0;
 }
@@ -1150,8 +1158,18 @@ opt_json(const struct conf *c, const struct opt *o)
 	case T_LIST:
 		l = f;
 		a = cJSON_CreateArray();
-		for (i = 0; a != NULL && i < l->n; i++)
-			cJSON_AddItemToArray(a, cJSON_CreateString(l->v[i]));
+		for (i = 0; a != NULL && i < l->n; i++) {
+			/* Header values are secrets (registry tokens): show their names only. */
+			if (o->off == F(deregister_headers))
+				snprintf(tmp, sizeof(tmp), "%.*s: (set)",
+					(int)strcspn(l->v[i], ":") > 40
+						? 40
+						: (int)strcspn(l->v[i], ":"),
+					l->v[i]);
+			cJSON_AddItemToArray(a,
+				cJSON_CreateString(
+					o->off == F(deregister_headers) ? tmp : l->v[i]));
+		}
 		return a;
 	case T_REWRITE:
 		return pairs_json(((const struct sigrewrite *)f)->to, SIGNALS_MAX, true);

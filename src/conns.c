@@ -106,6 +106,7 @@ static long
 count_file(const char *path, const uint16_t *ports, size_t nports)
 {
 	char buf[16384];
+	bool skipping = false; /* inside an over-long line: drop it up to its newline */
 	size_t have = 0;
 	long n = 0;
 	ssize_t r;
@@ -117,15 +118,19 @@ count_file(const char *path, const uint16_t *ports, size_t nports)
 		char *p = buf, *end = buf + have + (size_t)r, *nl;
 
 		while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
-			n += conns_line(p, (size_t)(nl - p), ports, nports);
+			if (!skipping)
+				n += conns_line(p, (size_t)(nl - p), ports, nports);
+			skipping = false;
 			p = nl + 1;
 		}
 		have = (size_t)(end - p);
-		if (have >= CONNS_LINE_MAX)
-			have = 0; /* not a line of this format: drop it */
+		if (have >= CONNS_LINE_MAX) {
+			have = 0; /* not a line of this format */
+			skipping = true;
+		}
 		memmove(buf, p, have);
 	}
-	if (have > 0)
+	if (have > 0 && !skipping)
 		n += conns_line(buf, have, ports, nports);
 	close(fd);
 	return n;

@@ -131,10 +131,14 @@ is_pod(const cJSON *endpoint, const struct k8s_pod *pod)
 		const char *kind = string_at(ref, "kind"), *name = string_at(ref, "name");
 		const char *ns = string_at(ref, "namespace");
 
-		if (kind != NULL && strcmp(kind, "Pod") == 0 && name != NULL &&
-			strcmp(name, pod->name) == 0 &&
-			(ns == NULL || pod->namespace == NULL || strcmp(ns, pod->namespace) == 0))
-			return true;
+		/*
+		 * A Pod reference decides alone: another pod can share our address (hostNetwork
+		 * pods all have the node's), so the address is used only without a reference.
+		 */
+		if (kind != NULL && strcmp(kind, "Pod") == 0 && name != NULL)
+			return strcmp(name, pod->name) == 0 &&
+				(ns == NULL || pod->namespace == NULL ||
+					strcmp(ns, pod->namespace) == 0);
 	}
 	if (pod->ip != NULL && cJSON_IsArray(addrs)) {
 		cJSON_ArrayForEach(a, addrs)
@@ -213,9 +217,13 @@ k8s_parse_list(struct k8s_view *v, const char *json, size_t len, const struct k8
 	}
 	kind = string_at(root, "kind");
 	items = cJSON_GetObjectItemCaseSensitive(root, "items");
-	if (kind == NULL || strcmp(kind, "EndpointSliceList") != 0 || !cJSON_IsArray(items)) {
+	if (kind == NULL || strcmp(kind, "EndpointSliceList") != 0) {
 		fail(err, errlen, "expected an EndpointSliceList, got kind %s",
 			kind ? kind : "none");
+		goto out;
+	}
+	if (!cJSON_IsArray(items)) {
+		fail(err, errlen, "the EndpointSliceList has no items list");
 		goto out;
 	}
 	cJSON_ArrayForEach(item, items)

@@ -36,6 +36,7 @@ struct fx {
 #define ENVP(...) ((char *[]){ __VA_ARGS__, NULL })
 #define NOENV     ((char *[]){ NULL })
 
+#define DNS_ENDS_WHY "a Service name starts with a letter and ends with a letter or digit"
 #define DURATION_WHY "expected a duration such as 250ms, 5s, 2m or 30 (seconds), at most 720h"
 #define SIGNAL_WHY   "expected a signal name like TERM or a number 1-64"
 #define BOOL_WHY     "expected true or false"
@@ -993,8 +994,7 @@ test_string_values_checked(void **state)
 		"--service: invalid value 'Web': a Service name is lower-case letters, digits and "
 		"'-'");
 	PARSE_ERR(fx, ARGV("--service", "web,-api", "c"), NOENV,
-		"--service: invalid value '-api': a Service name starts and ends with a letter or "
-		"digit");
+		"--service: invalid value '-api': " DNS_ENDS_WHY);
 	PARSE_ERR(fx, ARGV("--service", long_service, "c"), NOENV,
 		fmt(fx, "--service: invalid value '%s': a Service name has at most 63 characters",
 			long_service));
@@ -1784,6 +1784,600 @@ test_free_reuse(void **state)
 	assert_int_equal(conf_parse(&fx->c, 2, ARGV("--help"), NOENV, err, sizeof(err)), CONF_HELP);
 }
 
+/*
+ * The Kubernetes options of the drain: --service, --deregister, --deregister-header,
+ * --drain-connections, --endpoints, the pod's identity, --sidecar
+ */
+
+#define DNS_CHARS_WHY "a Service name is lower-case letters, digits and '-'"
+#define DNS_LEN_WHY   "a Service name has at most 63 characters"
+#define METHOD_WHY    "the method must be GET, POST, PUT, PATCH or DELETE"
+#define DEREG_WHY     "expected 'METHOD URL', e.g. 'PUT http://consul:8500/...'"
+#define HEADER_WHY    "expected 'Name: value'"
+#define PORT_WHY(p)   "'" p "' is not a port (1-65535)"
+#define ENDPOINTS_WHY "expected auto, on or off"
+
+static void
+test_service_list(void **state)
+{
+	struct fx *fx = *state;
+	char *name63 = fmt(fx, "a%061db", 0);
+	const struct conf *c;
+
+	c = PARSE_OK(fx, ARGV("--service", "web", "c"), NOENV);
+	assert_int_equal(c->services.n, 1);
+	assert_string_equal(c->services.v[0], "web");
+	c = PARSE_OK(fx, ARGV("--service", "web,api, web-mesh ,v2", "c"), NOENV);
+	assert_int_equal(c->services.n, 4);
+	assert_string_equal(c->services.v[0], "web");
+	assert_string_equal(c->services.v[1], "api");
+	assert_string_equal(c->services.v[2], "web-mesh");
+	assert_string_equal(c->services.v[3], "v2");
+	/* Repeated flags add up. */
+	c = PARSE_OK(fx, ARGV("--service", "web", "--service=api,admin", "c"), NOENV);
+	assert_int_equal(c->services.n, 3);
+	assert_string_equal(c->services.v[2], "admin");
+	/* 63 characters, digits, inner dashes; a Service name (DNS-1035) starts with a letter. */
+	c = PARSE_OK(fx, ARGV("--service", name63, "--service", "a0-9,a--b", "c"), NOENV);
+	assert_int_equal(c->services.n, 3);
+	assert_string_equal(c->services.v[0], name63);
+	assert_string_equal(c->services.v[2], "a--b");
+	PARSE_ERR(fx, ARGV("--service", "0-9", "c"), NOENV,
+		"--service: invalid value '0-9': a Service name starts with a letter and ends with "
+		"a letter or digit");
+
+	c = PARSE_OK(fx, ARGV("c"), ENVP("GRACEINIT_SERVICE=web,api"));
+	assert_int_equal(c->services.n, 2);
+	assert_string_equal(c->services.v[1], "api");
+	c = PARSE_OK(fx,
+		ARGV("--config", config_file(fx, "{\"service\": [\"web\", \"api\"]}"), "c"), NOENV);
+	assert_int_equal(c->services.n, 2);
+	assert_string_equal(c->services.v[0], "web");
+	assert_string_equal(c->services.v[1], "api");
+	c = PARSE_OK(
+		fx, ARGV("--config", config_file(fx, "{\"service\": \"web,api\"}"), "c"), NOENV);
+	assert_int_equal(c->services.n, 2);
+}
+
+/* A list from a higher source replaces the lower one, it does not merge with it. */
+static void
+test_service_precedence(void **state)
+{
+	struct fx *fx = *state;
+	char *path = config_file(fx, "{\"service\": [\"from-file\", \"file-2\"]}");
+	const struct conf *c;
+
+	c = PARSE_OK(fx, ARGV("--config", path, "c"), ENVP("GRACEINIT_SERVICE=from-env"));
+	assert_int_equal(c->services.n, 1);
+	assert_string_equal(c->services.v[0], "from-env");
+	c = PARSE_OK(fx, ARGV("--config", path, "--service", "from-flag", "c"),
+		ENVP("GRACEINIT_SERVICE=from-env,env-2"));
+	assert_int_equal(c->services.n, 1);
+	assert_string_equal(c->services.v[0], "from-flag");
+	c = PARSE_OK(fx, ARGV("--config", path, "c"), NOENV);
+	assert_int_equal(c->services.n, 2);
+}
+
+static void
+test_service_invalid(void **state)
+{
+	struct fx *fx = *state;
+	char *name64 = fmt(fx, "a%062db", 0);
+	char *path;
+
+	PARSE_ERR(fx, ARGV("--service", "web_api", "c"), NOENV,
+		"--service: invalid value 'web_api': " DNS_CHARS_WHY);
+	PARSE_ERR(fx, ARGV("--service", "web.shop", "c"), NOENV,
+		"--service: invalid value 'web.shop': " DNS_CHARS_WHY);
+	PARSE_ERR(fx, ARGV("--service", "web api", "c"), NOENV,
+		"--service: invalid value 'web api': " DNS_CHARS_WHY);
+	PARSE_ERR(fx, ARGV("--service", "web-", "c"), NOENV,
+		"--service: invalid value 'web-': " DNS_ENDS_WHY);
+	PARSE_ERR(fx, ARGV("--service", "-", "c"), NOENV,
+		"--service: invalid value '-': " DNS_ENDS_WHY);
+	PARSE_ERR(fx, ARGV("--service", "web,,api", "c"), NOENV,
+		"--service: invalid value '': the value is empty");
+	PARSE_ERR(fx, ARGV("--service", "web,", "c"), NOENV,
+		"--service: invalid value '': the value is empty");
+	PARSE_ERR(fx, ARGV("--service", "", "c"), NOENV,
+		"--service: invalid value '': the value is empty");
+	PARSE_ERR(fx, ARGV("--service", name64, "c"), NOENV,
+		fmt(fx, "--service: invalid value '%s': " DNS_LEN_WHY, name64));
+	PARSE_ERR(fx, ARGV("c"), ENVP(fmt(fx, "GRACEINIT_SERVICE=web,%s", name64)),
+		fmt(fx, "GRACEINIT_SERVICE: invalid value '%s': " DNS_LEN_WHY, name64));
+	PARSE_ERR(fx, ARGV("c"), ENVP("GRACEINIT_SERVICE=web,Api"),
+		"GRACEINIT_SERVICE: invalid value 'Api': " DNS_CHARS_WHY);
+	path = config_file(fx, "{\"service\": [\"web\", \"Shop/web\"]}");
+	PARSE_ERR(fx, ARGV("--config", path, "c"), NOENV,
+		fmt(fx, "%s: \"service\": invalid value 'Shop/web': " DNS_CHARS_WHY, path));
+	path = config_file(fx, "{\"service\": [\"web\", true]}");
+	PARSE_ERR(fx, ARGV("--config", path, "c"), NOENV,
+		fmt(fx, "%s: \"service\": expected an array of strings", path));
+	path = config_file(fx, "{\"service\": {\"name\": \"web\"}}");
+	PARSE_ERR(fx, ARGV("--config", path, "c"), NOENV,
+		fmt(fx, "%s: \"service\": expected a string or an array of strings", path));
+}
+
+static void
+test_deregister_forms(void **state)
+{
+	static char *const good[] = {
+		"PUT http://consul:8500/v1/agent/service/deregister/web-0",
+		"GET http://127.0.0.1:8080/leave",
+		"POST https://eureka.example/eureka/apps/WEB/web-0/status?value=OUT_OF_SERVICE",
+		"PATCH https://[fd00::1]:8443/targets/10.244.1.17",
+		"DELETE https://lb.example/v1/pools/web/members/10.244.1.17:8080",
+	};
+	struct fx *fx = *state;
+	const struct conf *c;
+	size_t i;
+
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		c = PARSE_OK(fx, ARGV("--deregister", good[i], "c"), NOENV);
+		assert_int_equal(c->deregister.n, 1);
+		assert_string_equal(c->deregister.v[0], good[i]);
+	}
+	/* Commas belong to the URL: the list separator is the line. */
+	c = PARSE_OK(fx, ARGV("--deregister", "PUT http://r/x?tags=a,b,c", "c"), NOENV);
+	assert_int_equal(c->deregister.n, 1);
+	assert_string_equal(c->deregister.v[0], "PUT http://r/x?tags=a,b,c");
+	/* Blanks around, and more than one space after the method. */
+	c = PARSE_OK(fx, ARGV("--deregister", "  POST   http://r/leave  ", "c"), NOENV);
+	assert_string_equal(c->deregister.v[0], "POST   http://r/leave");
+	/* Repeated flags, and one value with several lines. */
+	c = PARSE_OK(fx,
+		ARGV("--deregister", "PUT http://a/1", "--deregister",
+			"DELETE http://b/2\nPOST http://c/3", "c"),
+		NOENV);
+	assert_int_equal(c->deregister.n, 3);
+	assert_string_equal(c->deregister.v[0], "PUT http://a/1");
+	assert_string_equal(c->deregister.v[1], "DELETE http://b/2");
+	assert_string_equal(c->deregister.v[2], "POST http://c/3");
+}
+
+static void
+test_deregister_env_and_file(void **state)
+{
+	struct fx *fx = *state;
+	const struct conf *c;
+
+	c = PARSE_OK(fx, ARGV("c"),
+		ENVP("GRACEINIT_DEREGISTER=PUT http://consul:8500/v1/agent/service/deregister/"
+		     "web-0\nDELETE https://lb/members/10.244.1.17"));
+	assert_int_equal(c->deregister.n, 2);
+	assert_string_equal(
+		c->deregister.v[0], "PUT http://consul:8500/v1/agent/service/deregister/web-0");
+	assert_string_equal(c->deregister.v[1], "DELETE https://lb/members/10.244.1.17");
+	/* CRLF lines (a file edited on Windows, then put in a ConfigMap). */
+	c = PARSE_OK(fx, ARGV("c"), ENVP("GRACEINIT_DEREGISTER=PUT http://a/1\r\nPUT http://b/2"));
+	assert_int_equal(c->deregister.n, 2);
+	assert_string_equal(c->deregister.v[0], "PUT http://a/1");
+	/* The flag replaces the environment's list. */
+	c = PARSE_OK(fx, ARGV("--deregister", "GET http://f/", "c"),
+		ENVP("GRACEINIT_DEREGISTER=PUT http://a/1\nPUT http://b/2"));
+	assert_int_equal(c->deregister.n, 1);
+	assert_string_equal(c->deregister.v[0], "GET http://f/");
+	c = PARSE_OK(fx,
+		ARGV("--config",
+			config_file(fx,
+				"{\"deregister\": [\"PUT http://a/1\", \"DELETE http://b/2,3\"]}"),
+			"c"),
+		NOENV);
+	assert_int_equal(c->deregister.n, 2);
+	assert_string_equal(c->deregister.v[1], "DELETE http://b/2,3");
+}
+
+static void
+test_deregister_invalid(void **state)
+{
+	struct fx *fx = *state;
+
+	PARSE_ERR(fx, ARGV("--deregister", "PUT ", "c"), NOENV,
+		"--deregister: invalid value 'PUT': " DEREG_WHY);
+	PARSE_ERR(fx, ARGV("--deregister", "http://consul:8500/", "c"), NOENV,
+		"--deregister: invalid value 'http://consul:8500/': " DEREG_WHY);
+	PARSE_ERR(fx, ARGV("--deregister", "PUT\thttp://x/", "c"), NOENV,
+		"--deregister: invalid value 'PUT\thttp://x/': " DEREG_WHY);
+	PARSE_ERR(fx, ARGV("--deregister", "HEAD http://x/", "c"), NOENV,
+		"--deregister: invalid value 'HEAD http://x/': " METHOD_WHY);
+	PARSE_ERR(fx, ARGV("--deregister", "PUTS http://x/", "c"), NOENV,
+		"--deregister: invalid value 'PUTS http://x/': " METHOD_WHY);
+	PARSE_ERR(fx, ARGV("--deregister", " http://x/ PUT", "c"), NOENV,
+		"--deregister: invalid value 'http://x/ PUT': " METHOD_WHY);
+	PARSE_ERR(fx, ARGV("--deregister", "PUT consul:8500/v1", "c"), NOENV,
+		"--deregister: invalid value 'PUT consul:8500/v1': expected an http:// or https:// "
+		"URL");
+	PARSE_ERR(fx, ARGV("--deregister", "DELETE http://", "c"), NOENV,
+		"--deregister: invalid value 'DELETE http://': the URL has no host");
+	PARSE_ERR(fx, ARGV("--deregister", "PUT http://x/ now", "c"), NOENV,
+		"--deregister: invalid value 'PUT http://x/ now': a URL cannot contain white "
+		"space");
+	PARSE_ERR(fx, ARGV("--deregister", "", "c"), NOENV,
+		"--deregister: invalid value '': the value is empty");
+	PARSE_ERR(fx, ARGV("c"), ENVP("GRACEINIT_DEREGISTER=PUT http://a/\nBOGUS http://b/"),
+		"GRACEINIT_DEREGISTER: invalid value 'BOGUS http://b/': " METHOD_WHY);
+	PARSE_ERR(fx, ARGV("c"), ENVP("GRACEINIT_DEREGISTER=put http://a/"),
+		"GRACEINIT_DEREGISTER: invalid value 'put http://a/': " METHOD_WHY);
+	/* Blank lines of a multi-line value (a YAML block) carry nothing and are skipped. */
+	assert_int_equal(
+		PARSE_OK(fx, ARGV("c"), ENVP("GRACEINIT_DEREGISTER=PUT http://a/\n\nPUT http://b/"))
+			->deregister.n,
+		2);
+}
+
+/*
+ * The environment's lists are one per line, and a manifest's block scalar (value: |) ends with
+ * a newline: that last newline ends the last line, it does not start an empty one.
+ */
+static void
+test_deregister_env_trailing_newline(void **state)
+{
+	struct fx *fx = *state;
+	const struct conf *c;
+
+	c = PARSE_OK(fx, ARGV("c"),
+		ENVP("GRACEINIT_DEREGISTER=PUT http://consul:8500/v1/agent/service/deregister/"
+		     "web-0\nDELETE https://lb/members/10.244.1.17\n"));
+	assert_int_equal(c->deregister.n, 2);
+	c = PARSE_OK(fx, ARGV("c"), ENVP("GRACEINIT_DEREGISTER_HEADER=X-Consul-Token: abc\n"));
+	assert_int_equal(c->deregister_headers.n, 1);
+	assert_string_equal(c->deregister_headers.v[0], "X-Consul-Token: abc");
+}
+
+static void
+test_deregister_header(void **state)
+{
+	struct fx *fx = *state;
+	const struct conf *c;
+
+	c = PARSE_OK(fx,
+		ARGV("--deregister-header", "Authorization: Bearer abc.def", "--deregister-header",
+			"X-Consul-Token:0c3e", "--deregister-header", "x-api_key~1!#$%&'*+-.^`|: v",
+			"c"),
+		NOENV);
+	assert_int_equal(c->deregister_headers.n, 3);
+	assert_string_equal(c->deregister_headers.v[0], "Authorization: Bearer abc.def");
+	assert_string_equal(c->deregister_headers.v[1], "X-Consul-Token:0c3e");
+	assert_string_equal(c->deregister_headers.v[2], "x-api_key~1!#$%&'*+-.^`|: v");
+	/* A comma belongs to the value. */
+	c = PARSE_OK(fx, ARGV("--deregister-header", "Accept: a/b, c/d", "c"), NOENV);
+	assert_int_equal(c->deregister_headers.n, 1);
+	assert_string_equal(c->deregister_headers.v[0], "Accept: a/b, c/d");
+	/* One per line, in the environment as in a flag; each line is checked on its own. */
+	c = PARSE_OK(fx, ARGV("c"),
+		ENVP("GRACEINIT_DEREGISTER_HEADER=Authorization: Bearer t\nX-Consul-Token: c"));
+	assert_int_equal(c->deregister_headers.n, 2);
+	assert_string_equal(c->deregister_headers.v[1], "X-Consul-Token: c");
+	c = PARSE_OK(fx, ARGV("--deregister-header", "X-A: 1\r\nX-B: 2", "c"), NOENV);
+	assert_int_equal(c->deregister_headers.n, 2);
+	assert_string_equal(c->deregister_headers.v[0], "X-A: 1");
+	assert_string_equal(c->deregister_headers.v[1], "X-B: 2");
+	c = PARSE_OK(fx,
+		ARGV("--config",
+			config_file(fx, "{\"deregister-header\": [\"A: 1\", \"B: 2, 3\"]}"), "c"),
+		NOENV);
+	assert_int_equal(c->deregister_headers.n, 2);
+	assert_string_equal(c->deregister_headers.v[1], "B: 2, 3");
+}
+
+static void
+test_deregister_header_invalid(void **state)
+{
+	struct fx *fx = *state;
+
+	PARSE_ERR(fx, ARGV("--deregister-header", "Bad Name: v", "c"), NOENV,
+		"--deregister-header: invalid value 'Bad Name: v': 'Bad Name' is not a header "
+		"name");
+	PARSE_ERR(fx, ARGV("--deregister-header", "X(1): v", "c"), NOENV,
+		"--deregister-header: invalid value 'X(1): v': 'X(1)' is not a header name");
+	PARSE_ERR(fx, ARGV("--deregister-header", "X-Token : v", "c"), NOENV,
+		"--deregister-header: invalid value 'X-Token : v': 'X-Token ' is not a header "
+		"name");
+	PARSE_ERR(fx, ARGV("--deregister-header", "X\"Q\": v", "c"), NOENV,
+		"--deregister-header: invalid value 'X\"Q\": v': 'X\"Q\"' is not a header name");
+	PARSE_ERR(fx, ARGV("--deregister-header", ": v", "c"), NOENV,
+		"--deregister-header: invalid value ': v': " HEADER_WHY);
+	PARSE_ERR(fx, ARGV("--deregister-header", "Authorization Bearer x", "c"), NOENV,
+		"--deregister-header: invalid value 'Authorization Bearer x': " HEADER_WHY);
+	PARSE_ERR(fx, ARGV("--deregister-header", "", "c"), NOENV,
+		"--deregister-header: invalid value '': the value is empty");
+	/* A carriage return inside a line would split the request's header. */
+	PARSE_ERR(fx, ARGV("--deregister-header", "X-A: 1\rX-Injected: 2", "c"), NOENV,
+		"--deregister-header: invalid value 'X-A: 1\rX-Injected: 2': a header cannot "
+		"contain a line break");
+	PARSE_ERR(fx, ARGV("c"), ENVP("GRACEINIT_DEREGISTER_HEADER=X-A: 1\rSet-Cookie: x"),
+		"GRACEINIT_DEREGISTER_HEADER: invalid value 'X-A: 1\rSet-Cookie: x': a header "
+		"cannot "
+		"contain a line break");
+	/* Each line of a value is a header: a bad second line is named. */
+	PARSE_ERR(fx, ARGV("--deregister-header", "X-A: 1\nnot a header", "c"), NOENV,
+		"--deregister-header: invalid value 'not a header': " HEADER_WHY);
+	PARSE_ERR(fx, ARGV("c"), ENVP("GRACEINIT_DEREGISTER_HEADER=X-A: 1\n: 2"),
+		"GRACEINIT_DEREGISTER_HEADER: invalid value ': 2': " HEADER_WHY);
+}
+
+/*
+ * --deregister-header carries credentials (its help says "e.g. a token"): like --control-token,
+ * they must not appear in conf_json, which /status and "graceinit plan" print.
+ */
+static void
+test_deregister_header_not_shown(void **state)
+{
+	struct fx *fx = *state;
+	const struct conf *c;
+	cJSON *j;
+	char *text;
+
+	c = PARSE_OK(fx,
+		ARGV("--deregister", "PUT http://consul:8500/v1/agent/service/deregister/web-0",
+			"--deregister-header", "X-Consul-Token: 5f3e-s3cr3t-9a1b", "c"),
+		NOENV);
+	j = conf_json(c);
+	assert_non_null(j);
+	text = cJSON_PrintUnformatted(j);
+	cJSON_Delete(j);
+	assert_non_null(text);
+	if (strstr(text, "5f3e-s3cr3t-9a1b") != NULL) {
+		print_error("conf_json: %s\n", text);
+		free(text);
+		fail_msg("the --deregister-header value (a token) is in conf_json's output");
+	}
+	free(text);
+}
+
+static void
+test_drain_connections(void **state)
+{
+	struct fx *fx = *state;
+	const struct conf *c;
+
+	c = PARSE_OK(fx, ARGV("--drain-connections", "8080", "c"), NOENV);
+	assert_int_equal(c->drain_connections.n, 1);
+	assert_string_equal(c->drain_connections.v[0], "8080");
+	c = PARSE_OK(fx, ARGV("--drain-connections", "1, 8080 ,65535", "c"), NOENV);
+	assert_int_equal(c->drain_connections.n, 3);
+	assert_string_equal(c->drain_connections.v[0], "1");
+	assert_string_equal(c->drain_connections.v[1], "8080");
+	assert_string_equal(c->drain_connections.v[2], "65535");
+	c = PARSE_OK(
+		fx, ARGV("--drain-connections", "8080", "--drain-connections=8443", "c"), NOENV);
+	assert_int_equal(c->drain_connections.n, 2);
+	c = PARSE_OK(fx, ARGV("c"), ENVP("GRACEINIT_DRAIN_CONNECTIONS=8080,9090"));
+	assert_int_equal(c->drain_connections.n, 2);
+	assert_string_equal(c->drain_connections.v[1], "9090");
+	/* A JSON number stands for the text of the port. */
+	c = PARSE_OK(fx,
+		ARGV("--config", config_file(fx, "{\"drain-connections\": [8080, \"8443\"]}"), "c"),
+		NOENV);
+	assert_int_equal(c->drain_connections.n, 2);
+	assert_string_equal(c->drain_connections.v[0], "8080");
+	assert_string_equal(c->drain_connections.v[1], "8443");
+	c = PARSE_OK(
+		fx, ARGV("--config", config_file(fx, "{\"drain-connections\": 8080}"), "c"), NOENV);
+	assert_int_equal(c->drain_connections.n, 1);
+	/* The flag replaces the environment's list. */
+	c = PARSE_OK(fx, ARGV("--drain-connections", "80", "c"),
+		ENVP("GRACEINIT_DRAIN_CONNECTIONS=8080,9090"));
+	assert_int_equal(c->drain_connections.n, 1);
+	assert_string_equal(c->drain_connections.v[0], "80");
+}
+
+static void
+test_drain_connections_invalid(void **state)
+{
+	struct fx *fx = *state;
+
+	PARSE_ERR(fx, ARGV("--drain-connections", "0", "c"), NOENV,
+		"--drain-connections: invalid value '0': " PORT_WHY("0"));
+	PARSE_ERR(fx, ARGV("--drain-connections", "65536", "c"), NOENV,
+		"--drain-connections: invalid value '65536': " PORT_WHY("65536"));
+	PARSE_ERR(fx, ARGV("--drain-connections", "8080,-1", "c"), NOENV,
+		"--drain-connections: invalid value '-1': " PORT_WHY("-1"));
+	PARSE_ERR(fx, ARGV("--drain-connections", "+80", "c"), NOENV,
+		"--drain-connections: invalid value '+80': " PORT_WHY("+80"));
+	PARSE_ERR(fx, ARGV("--drain-connections", "0x50", "c"), NOENV,
+		"--drain-connections: invalid value '0x50': " PORT_WHY("0x50"));
+	PARSE_ERR(fx, ARGV("--drain-connections", "80.0", "c"), NOENV,
+		"--drain-connections: invalid value '80.0': " PORT_WHY("80.0"));
+	PARSE_ERR(fx, ARGV("--drain-connections", "99999999999999999999", "c"), NOENV,
+		"--drain-connections: invalid value '99999999999999999999': " PORT_WHY(
+			"99999999999999999999"));
+	PARSE_ERR(fx, ARGV("--drain-connections", "8080 8443", "c"), NOENV,
+		"--drain-connections: invalid value '8080 8443': " PORT_WHY("8080 8443"));
+	PARSE_ERR(fx, ARGV("--drain-connections", "8080,", "c"), NOENV,
+		"--drain-connections: invalid value '': the value is empty");
+	PARSE_ERR(fx, ARGV("c"), ENVP("GRACEINIT_DRAIN_CONNECTIONS=8080,http"),
+		"GRACEINIT_DRAIN_CONNECTIONS: invalid value 'http': " PORT_WHY("http"));
+}
+
+/* At most 16 ports (CONNS_MAX_PORTS), however they are given. */
+static void
+test_drain_connections_at_most_16(void **state)
+{
+	struct fx *fx = *state;
+	char *p16 = "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16";
+	char *p17 = "1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17";
+	const struct conf *c;
+
+	c = PARSE_OK(fx, ARGV("--drain-connections", p16, "c"), NOENV);
+	assert_int_equal(c->drain_connections.n, 16);
+	assert_string_equal(c->drain_connections.v[15], "16");
+	PARSE_ERR(fx, ARGV("--drain-connections", p17, "c"), NOENV,
+		"--drain-connections: at most 16 ports (17 given)");
+	PARSE_ERR(fx, ARGV("--drain-connections", p16, "--drain-connections", "80,443", "c"), NOENV,
+		"--drain-connections: at most 16 ports (18 given)");
+	PARSE_ERR(fx, ARGV("c"), ENVP(fmt(fx, "GRACEINIT_DRAIN_CONNECTIONS=%s", p17)),
+		"--drain-connections: at most 16 ports (17 given)");
+	PARSE_ERR(fx,
+		ARGV("--config",
+			config_file(fx,
+				"{\"drain-connections\": [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, "
+				"13, "
+				"14, 15, 16, 17]}"),
+			"c"),
+		NOENV, "--drain-connections: at most 16 ports (17 given)");
+	/* 17 in the environment, replaced by a flag's 16: fine. */
+	c = PARSE_OK(fx, ARGV("--drain-connections", p16, "c"),
+		ENVP(fmt(fx, "GRACEINIT_DRAIN_CONNECTIONS=%s", p17)));
+	assert_int_equal(c->drain_connections.n, 16);
+}
+
+static void
+test_endpoints_mode(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_int_equal(PARSE_OK(fx, ARGV("c"), NOENV)->endpoints, CONF_ENDPOINTS_AUTO);
+	assert_int_equal(
+		PARSE_OK(fx, ARGV("--endpoints", "on", "c"), NOENV)->endpoints, CONF_ENDPOINTS_ON);
+	assert_int_equal(
+		PARSE_OK(fx, ARGV("--endpoints=off", "c"), NOENV)->endpoints, CONF_ENDPOINTS_OFF);
+	assert_int_equal(PARSE_OK(fx, ARGV("--endpoints", "off", "--endpoints", "auto", "c"), NOENV)
+				 ->endpoints,
+		CONF_ENDPOINTS_AUTO);
+	assert_int_equal(PARSE_OK(fx, ARGV("--endpoints", " on ", "c"), NOENV)->endpoints,
+		CONF_ENDPOINTS_ON);
+	assert_int_equal(PARSE_OK(fx, ARGV("c"), ENVP("GRACEINIT_ENDPOINTS=on"))->endpoints,
+		CONF_ENDPOINTS_ON);
+	assert_int_equal(
+		PARSE_OK(fx, ARGV("--endpoints", "auto", "c"), ENVP("GRACEINIT_ENDPOINTS=off"))
+			->endpoints,
+		CONF_ENDPOINTS_AUTO);
+	assert_int_equal(
+		PARSE_OK(fx, ARGV("--config", config_file(fx, "{\"endpoints\": \"on\"}"), "c"),
+			NOENV)
+			->endpoints,
+		CONF_ENDPOINTS_ON);
+
+	PARSE_ERR(fx, ARGV("--endpoints", "ON", "c"), NOENV,
+		"--endpoints: invalid value 'ON': " ENDPOINTS_WHY);
+	PARSE_ERR(fx, ARGV("--endpoints", "true", "c"), NOENV,
+		"--endpoints: invalid value 'true': " ENDPOINTS_WHY);
+	PARSE_ERR(fx, ARGV("--endpoints=", "c"), NOENV,
+		"--endpoints: invalid value '': " ENDPOINTS_WHY);
+	PARSE_ERR(fx, ARGV("c"), ENVP("GRACEINIT_ENDPOINTS=enabled"),
+		"GRACEINIT_ENDPOINTS: invalid value 'enabled': " ENDPOINTS_WHY);
+	PARSE_ERR(fx, ARGV("c"), ENVP("GRACEINIT_ENDPOINTS=on,off"),
+		"GRACEINIT_ENDPOINTS: invalid value 'on,off': " ENDPOINTS_WHY);
+	{
+		char *path = config_file(fx, "{\"endpoints\": true}");
+
+		PARSE_ERR(fx, ARGV("--config", path, "c"), NOENV,
+			fmt(fx, "%s: \"endpoints\": expected a string", path));
+	}
+	PARSE_ERR(fx, ARGV("--endpoints"), NOENV, "--endpoints needs a value (auto|on|off)");
+}
+
+static void
+test_pod_identity(void **state)
+{
+	struct fx *fx = *state;
+	const struct conf *c;
+
+	c = PARSE_OK(fx,
+		ARGV("--pod-name", "web-6d8f7b9c5d-4xq2m", "--pod-ip", "10.244.1.17", "--namespace",
+			"shop", "c"),
+		ENVP("POD_NAME=other", "POD_IP=10.9.9.9", "HOSTNAME=host"));
+	assert_string_equal(c->pod_name, "web-6d8f7b9c5d-4xq2m");
+	assert_string_equal(c->pod_ip, "10.244.1.17");
+	assert_string_equal(c->namespace, "shop");
+
+	/* The downward API's POD_NAME before HOSTNAME; GRACEINIT_POD_NAME before both. */
+	c = PARSE_OK(fx, ARGV("c"), ENVP("HOSTNAME=web-host", "POD_NAME=web-pod"));
+	assert_string_equal(c->pod_name, "web-pod");
+	c = PARSE_OK(fx, ARGV("c"), ENVP("POD_NAME=web-pod", "HOSTNAME=web-host"));
+	assert_string_equal(c->pod_name, "web-pod");
+	c = PARSE_OK(fx, ARGV("c"),
+		ENVP("GRACEINIT_POD_NAME=web-g", "POD_NAME=web-pod", "HOSTNAME=web-host"));
+	assert_string_equal(c->pod_name, "web-g");
+	c = PARSE_OK(fx, ARGV("c"), ENVP("HOSTNAME=web-host"));
+	assert_string_equal(c->pod_name, "web-host");
+	c = PARSE_OK(fx, ARGV("c"), ENVP("GRACEINIT_POD_IP=fd00:10:244:1::11", "POD_IP=10.0.0.1"));
+	assert_string_equal(c->pod_ip, "fd00:10:244:1::11");
+	c = PARSE_OK(fx, ARGV("c"), ENVP("POD_IP=fd00:10:244:1::11"));
+	assert_string_equal(c->pod_ip, "fd00:10:244:1::11");
+
+	/* The namespace is not derived here (the service account's file is read later). */
+	c = PARSE_OK(fx, ARGV("c"),
+		ENVP("KUBERNETES_SERVICE_HOST=10.96.0.1", "POD_NAMESPACE=shop", "NAMESPACE=shop"));
+	assert_null(c->namespace);
+	c = PARSE_OK(fx, ARGV("c"), ENVP("GRACEINIT_NAMESPACE=shop"));
+	assert_string_equal(c->namespace, "shop");
+	c = PARSE_OK(fx,
+		ARGV("--config",
+			config_file(fx,
+				"{\"pod-name\": \"web-f\", \"pod-ip\": \"10.1.1.1\", "
+				"\"namespace\": "
+				"\"shop-f\"}"),
+			"c"),
+		ENVP("POD_NAME=web-pod"));
+	assert_string_equal(c->pod_name, "web-f");
+	assert_string_equal(c->pod_ip, "10.1.1.1");
+	assert_string_equal(c->namespace, "shop-f");
+
+	PARSE_ERR(fx, ARGV("--namespace", "", "c"), NOENV,
+		"--namespace: invalid value '': the value is empty");
+	PARSE_ERR(fx, ARGV("--pod-ip=", "c"), NOENV,
+		"--pod-ip: invalid value '': the value is empty");
+	PARSE_ERR(fx, ARGV("c"), ENVP("GRACEINIT_POD_NAME="),
+		"GRACEINIT_POD_NAME: invalid value '': the value is empty");
+}
+
+static void
+test_serviceaccount_dir(void **state)
+{
+	struct fx *fx = *state;
+
+	assert_string_equal(PARSE_OK(fx, ARGV("c"), NOENV)->serviceaccount_dir,
+		"/var/run/secrets/kubernetes.io/serviceaccount");
+	assert_string_equal(PARSE_OK(fx, ARGV("--serviceaccount-dir", "/tmp/sa", "c"), NOENV)
+				    ->serviceaccount_dir,
+		"/tmp/sa");
+	assert_string_equal(PARSE_OK(fx, ARGV("c"), ENVP("GRACEINIT_SERVICEACCOUNT_DIR=/run/sa"))
+				    ->serviceaccount_dir,
+		"/run/sa");
+	PARSE_ERR(fx, ARGV("--serviceaccount-dir", "", "c"), NOENV,
+		"--serviceaccount-dir: invalid value '': the value is empty");
+}
+
+static void
+test_sidecar(void **state)
+{
+	struct fx *fx = *state;
+	char *no_args[] = { "graceinit", NULL };
+	char *config[] = { "graceinit", "--config", NULL, NULL };
+	const struct conf *c;
+
+	c = PARSE_OK(fx, ARGV("--sidecar"), NOENV);
+	assert_true(c->sidecar);
+	assert_null(c->argv);
+	c = PARSE_OK(fx, ARGV("--sidecar", "--"), NOENV);
+	assert_true(c->sidecar);
+	assert_null(c->argv);
+	c = PARSE_OK(fx, ARGV("--sidecar", "--http", ":9797"), NOENV);
+	assert_true(c->sidecar);
+	assert_string_equal(c->http, ":9797");
+	c = PARSE_OK(fx, ARGV("--no-sidecar", "c"), ENVP("GRACEINIT_SIDECAR=true"));
+	assert_false(c->sidecar);
+	assert_string_equal(c->argv[0], "c");
+	assert_true(PARSE_OK(fx, ARGV("--sidecar=true"), NOENV)->sidecar);
+	assert_true(PARSE_OK(fx, no_args, ENVP("GRACEINIT_SIDECAR=true"))->sidecar);
+	config[2] = config_file(fx, "{\"sidecar\": true}");
+	assert_true(PARSE_OK(fx, config, NOENV)->sidecar);
+	assert_int_equal(parse(fx, ARGV("plan", "--sidecar"), NOENV), CONF_PLAN);
+	assert_true(fx->c.sidecar);
+
+	PARSE_ERR(fx, ARGV("--sidecar", "sleep", "infinity"), NOENV,
+		"--sidecar runs no command, but 'sleep' was given");
+	PARSE_ERR(fx, ARGV("--sidecar", "--", "my-server", "--port", "8080"), NOENV,
+		"--sidecar runs no command, but 'my-server' was given");
+	PARSE_ERR(fx, ARGV("my-server"), ENVP("GRACEINIT_SIDECAR=true"),
+		"--sidecar runs no command, but 'my-server' was given");
+	PARSE_ERR(fx, ARGV("--sidecar=false"), NOENV, NO_COMMAND);
+	PARSE_ERR(fx, ARGV("--no-sidecar"), ENVP("GRACEINIT_SIDECAR=true"), NO_COMMAND);
+	PARSE_ERR(fx, no_args, NOENV, NO_COMMAND);
+}
+
 #define CONF_TEST(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int
@@ -1850,6 +2444,23 @@ main(void)
 		CONF_TEST(test_json),
 		CONF_TEST(test_json_pairs_round_trip),
 		CONF_TEST(test_free_reuse),
+		CONF_TEST(test_service_list),
+		CONF_TEST(test_service_precedence),
+		CONF_TEST(test_service_invalid),
+		CONF_TEST(test_deregister_forms),
+		CONF_TEST(test_deregister_env_and_file),
+		CONF_TEST(test_deregister_invalid),
+		CONF_TEST(test_deregister_env_trailing_newline),
+		CONF_TEST(test_deregister_header),
+		CONF_TEST(test_deregister_header_invalid),
+		CONF_TEST(test_deregister_header_not_shown),
+		CONF_TEST(test_drain_connections),
+		CONF_TEST(test_drain_connections_invalid),
+		CONF_TEST(test_drain_connections_at_most_16),
+		CONF_TEST(test_endpoints_mode),
+		CONF_TEST(test_pod_identity),
+		CONF_TEST(test_serviceaccount_dir),
+		CONF_TEST(test_sidecar),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
