@@ -161,6 +161,11 @@ curlm_add(struct curlm *m, CURL *easy, curlm_done_cb *cb, void *arg)
 	curl_easy_setopt(easy, CURLOPT_PRIVATE, (char *)t);
 	/* Every transfer must survive a signal: no alarm()-based DNS timeouts. */
 	curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+	/*
+	 * A transfer that ends early (a timeout) must not wait for its resolver thread, still in
+	 * getaddrinfo: that would block the loop for as long as DNS takes to fail.
+	 */
+	curl_easy_setopt(easy, CURLOPT_QUICK_EXIT, 1L);
 	rc = curl_multi_add_handle(m->multi, easy);
 	if (rc != CURLM_OK) {
 		log_warnx("http client: %s", curl_multi_strerror(rc));
