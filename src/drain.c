@@ -89,10 +89,11 @@ enter_stopping(struct drain *d, int64_t now)
 {
 	d->t.deregistered_ms = d->t.stop_ms = now;
 	d->state = DRAIN_STOPPING;
-	log_info("drain: deregistration phase over after %lld ms%s; sending the stop signal",
+	/* The signal first: logging and answering /prestop must not delay it. */
+	d->ops->stop(d->arg);
+	log_info("drain: deregistration phase over after %lld ms%s; sent the stop signal",
 		(long long)(now - d->t.trigger_ms), d->skipped ? " (cut short)" : "");
 	d->ops->deregistered(d->arg);
-	d->ops->stop(d->arg);
 	d->ops->arm(d->arg, d->kill_deadline_ms);
 	return true;
 }
@@ -128,11 +129,15 @@ act_start(struct drain *d, enum drain_event ev, int64_t now)
 		wait = latest;
 	}
 	d->dereg_deadline_ms = now + wait;
+	if (wait <= 0) {
+		log_info("drain: started by %s: nothing to wait for; SIGKILL at the latest in "
+			 "%lld ms",
+			drain_event_name(ev), (long long)(d->kill_deadline_ms - now));
+		return enter_stopping(d, now);
+	}
 	log_info("drain: started by %s: not ready; stop signal in %lld ms, SIGKILL at the "
 		 "latest in %lld ms",
 		drain_event_name(ev), (long long)wait, (long long)(d->kill_deadline_ms - now));
-	if (wait <= 0)
-		return enter_stopping(d, now);
 	d->ops->arm(d->arg, d->dereg_deadline_ms);
 	return true;
 }

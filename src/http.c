@@ -473,6 +473,8 @@ on_completed(
 		return;
 	if (r->waiting)
 		unlink_waiter(l->http, r);
+	if (r->released)
+		l->http->answering--;
 	free(r);
 	*ctx = NULL;
 }
@@ -700,9 +702,16 @@ http_release(struct http *h)
 		h->waiters = r->next;
 		r->waiting = false;
 		r->released = true;
+		h->answering++;
 		MHD_resume_connection(r->conn);
 	}
 	run(h);
+}
+
+bool
+http_answering(const struct http *h)
+{
+	return h->answering > 0;
 }
 
 void

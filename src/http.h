@@ -51,6 +51,7 @@ struct http {
 	struct http_listener ctl;
 	struct loop_timer timer;
 	struct http_request *waiters; /* suspended /prestop requests */
+	unsigned int answering;       /* released /prestop requests not yet answered */
 };
 
 /* Listens on conf->http and conf->control_socket (either may be off). 0, or -1 (logged). */
@@ -58,6 +59,8 @@ int http_start(struct http *h, struct loop *loop, const struct http_app *app);
 /* The deregistration phase is over: answer every waiting /prestop. */
 void http_release(struct http *h);
 void http_stop(struct http *h);
+/* Released /prestop requests whose answer is still on its way: wait before exiting. */
+bool http_answering(const struct http *h);
 
 /* The paths counted in the metrics, by index; the last one is "other". */
 const char *const *http_path_names(unsigned int *n);

@@ -53,8 +53,45 @@ struct app {
 	struct loop_io signal_io;
 	struct loop_timer drain_timer;
 	struct loop_timer deregistered_timer;
+	struct loop_timer finish_timer;
+	int64_t finish_deadline_ms;
+	int exit_code;
 	int started_check;
 };
+
+/* How long the answers to /prestop may take to leave before graceinit exits anyway. */
+#define FINISH_WAIT_MS 1000
+
+/*
+ * Exits the loop with code, once the /prestop answers released by the end of the drain have
+ * left (the kubelet would otherwise record a failed hook): a moment, bounded.
+ */
+static void
+finish(struct app *app, int code)
+{
+	app->exit_code = code;
+	if (!http_answering(&app->http) || loop_now_ms() >= app->finish_deadline_ms) {
+		loop_stop(&app->loop, code);
+		return;
+	}
+	loop_timer_at(&app->loop, &app->finish_timer, loop_now_ms() + 10);
+}
+
+static void
+on_finish_timer(struct loop *loop, void *arg)
+{
+	struct app *app = arg;
+
+	(void)loop;
+	finish(app, app->exit_code);
+}
+
+static void
+start_finish(struct app *app, int code)
+{
+	app->finish_deadline_ms = loop_now_ms() + FINISH_WAIT_MS;
+	finish(app, code);
+}
 
 static void
 forward(struct app *app, int signo)
@@ -72,7 +109,7 @@ sidecar_check(struct app *app)
 	if (!app->conf.sidecar || app->drain.state < DRAIN_STOPPING || !app->drain.sigterm)
 		return;
 	log_info("sidecar: the drain is over; exiting");
-	loop_stop(&app->loop, 0);
+	start_finish(app, 0);
 }
 
 /* The drain's effects. */
@@ -93,7 +130,7 @@ drain_kill(void *arg)
 	struct app *app = arg;
 
 	if (app->conf.sidecar)
-		loop_stop(&app->loop, 0);
+		start_finish(app, 0);
 	else
 		forward(app, SIGKILL);
 }
@@ -209,8 +246,9 @@ on_signal(struct app *app, const struct signalfd_siginfo *si)
 		return;
 	}
 	/* A sender outside graceinit's PID namespace shows as pid 0. */
-	log_debug("received %s from pid %u%s", signals_name(signo, name, sizeof(name)), si->ssi_pid,
-		si->ssi_pid ? "" : " (outside the namespace)");
+	if (log_enabled(LOG_LEVEL_DEBUG))
+		log_debug("received %s from pid %u%s", signals_name(signo, name, sizeof(name)),
+			si->ssi_pid, si->ssi_pid ? "" : " (outside the namespace)");
 	if (signo == SIGTERM) {
 		drain(app, DRAIN_EV_SIGTERM);
 		sidecar_check(app);
@@ -219,8 +257,8 @@ on_signal(struct app *app, const struct signalfd_siginfo *si)
 	if (signo == SIGINT && drain(app, DRAIN_EV_SIGINT))
 		return;
 	to = app->conf.rewrite.to[signo];
-	if (to != signo)
-		log_debug("rewriting %s to %s", name,
+	if (to != signo && log_enabled(LOG_LEVEL_DEBUG))
+		log_debug("rewriting %s to %s", signals_name(signo, name, sizeof(name)),
 			to ? signals_name(to, toname, sizeof(toname)) : "nothing (dropped)");
 	/*
 	 * Terminal job control, as dumb-init does. The child's group is in a session of its own:
@@ -246,7 +284,8 @@ on_signalfd(struct loop *loop, uint32_t events, void *arg)
 
 	(void)loop;
 	(void)events;
-	for (;;) {
+	/* A short read took everything pending: no read just to hear EAGAIN. */
+	do {
 		n = read(app->signal_io.fd, si, sizeof(si));
 		if (n < 0) {
 			if (errno != EAGAIN && errno != EINTR)
@@ -255,7 +294,7 @@ on_signalfd(struct loop *loop, uint32_t events, void *arg)
 		}
 		for (i = 0; i < n / (ssize_t)sizeof(si[0]); i++)
 			on_signal(app, &si[i]);
-	}
+	} while (n == (ssize_t)sizeof(si));
 }
 
 static void
@@ -276,7 +315,7 @@ on_child_done(struct child *child, void *arg)
 		log_info("exit status %d remapped to %d (--exit-remap)", code, mapped);
 	log_info("exiting with status %d after reaping %llu processes", mapped,
 		(unsigned long long)child->reaped);
-	loop_stop(&app->loop, mapped);
+	start_finish(app, mapped);
 }
 
 /* The ports of --drain-connections, as numbers (conf.c checked them). */
@@ -359,6 +398,7 @@ start(struct app *app)
 		return -1;
 	loop_timer_init(&app->drain_timer, on_drain_timer, app);
 	loop_timer_init(&app->deregistered_timer, on_deregistered_timer, app);
+	loop_timer_init(&app->finish_timer, on_finish_timer, app);
 	drain_init(&app->drain, &budget, &drain_ops, app);
 	ready_init(&app->ready);
 	app->started_check = ready_add(&app->ready, "started", "the command has not started");

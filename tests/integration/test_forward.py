@@ -203,9 +203,14 @@ class JobControlTest(harness.TestCase):
         return harness.wait_until(reached, 5, "%s to reach the child" % signame(signo))
 
     def resume_child(self, rec, child_pid):
+        """Resumes the stopped child directly; waits until its recorder has logged that
+        SIGCONT too, so that the next signal expected is really the next one recorded."""
+        count = len(rec.signals())
         os.kill(child_pid, signal.SIGCONT)
         harness.wait_until(lambda: harness.proc_stat(child_pid)["state"] != "T", 5,
                            "the child to resume")
+        sigs = rec.wait_count(count + 1, 5, "the child to record SIGCONT")
+        self.assertEqual(sigs[count], signal.SIGCONT)
 
     def test_tty_signals_as_pid1(self):
         run, rec, _, info = self.start_recorder(quit=signal.SIGTERM)

@@ -1,6 +1,6 @@
 /*
  * test_drain.c: the shutdown state machine, cell by cell, against a fake clock and fake ops that
- * record every effect in order ("deregistered; stop; arm 29000"). Each state is reached through
+ * record every effect in order ("stop; deregistered; arm 29000"). Each state is reached through
  * real events from IDLE, never by writing d->state, so a cell is tested the way it happens.
  * Then the grace budget, the ordering rules and the Kubernetes flows, one test each.
  */
@@ -181,7 +181,7 @@ reach(struct harness *h, enum drain_state s)
 	if (s == DRAIN_DEREGISTER)
 		return;
 	assert_true(feed(h, DRAIN_EV_TIMER, DEREG_AT));
-	expect_calls(h, "deregistered; stop; arm 29000");
+	expect_calls(h, "stop; deregistered; arm 29000");
 	expect_state(&h->d, DRAIN_STOPPING);
 	if (s == DRAIN_STOPPING)
 		return;
@@ -234,22 +234,22 @@ static const struct cell cells[] = {
 
 	/* DEREGISTER (SIGTERM at 1000, stop signal due at 6000). */
 	{ DRAIN_DEREGISTER, DRAIN_EV_SIGTERM, "", 3000, true, DRAIN_STOPPING,
-		"deregistered; stop; arm 29000", { 1000, 3000, 3000, -1, -1 }, DRAIN_EV_SIGTERM,
+		"stop; deregistered; arm 29000", { 1000, 3000, 3000, -1, -1 }, DRAIN_EV_SIGTERM,
 		true },
 	{ DRAIN_DEREGISTER, DRAIN_EV_PRESTOP, "", 3000, false, DRAIN_DEREGISTER, "",
 		{ 1000, -1, -1, -1, -1 }, DRAIN_EV_SIGTERM, false },
 	{ DRAIN_DEREGISTER, DRAIN_EV_DRAIN, "", 3000, false, DRAIN_DEREGISTER, "",
 		{ 1000, -1, -1, -1, -1 }, DRAIN_EV_SIGTERM, false },
 	{ DRAIN_DEREGISTER, DRAIN_EV_SIGINT, "", 3000, true, DRAIN_STOPPING,
-		"deregistered; stop; arm 29000", { 1000, 3000, 3000, -1, -1 }, DRAIN_EV_SIGTERM,
+		"stop; deregistered; arm 29000", { 1000, 3000, 3000, -1, -1 }, DRAIN_EV_SIGTERM,
 		true },
 	{ DRAIN_DEREGISTER, DRAIN_EV_DEREGISTERED, "", 3000, true, DRAIN_STOPPING,
-		"deregistered; stop; arm 29000", { 1000, 3000, 3000, -1, -1 }, DRAIN_EV_SIGTERM,
+		"stop; deregistered; arm 29000", { 1000, 3000, 3000, -1, -1 }, DRAIN_EV_SIGTERM,
 		false },
 	{ DRAIN_DEREGISTER, DRAIN_EV_TIMER, " (1 ms before the stop deadline)", 5999, false,
 		DRAIN_DEREGISTER, "arm 6000", { 1000, -1, -1, -1, -1 }, DRAIN_EV_SIGTERM, false },
 	{ DRAIN_DEREGISTER, DRAIN_EV_TIMER, " (at the stop deadline)", 6000, true, DRAIN_STOPPING,
-		"deregistered; stop; arm 29000", { 1000, 6000, 6000, -1, -1 }, DRAIN_EV_SIGTERM,
+		"stop; deregistered; arm 29000", { 1000, 6000, 6000, -1, -1 }, DRAIN_EV_SIGTERM,
 		false },
 	{ DRAIN_DEREGISTER, DRAIN_EV_CHILD_EXITED, "", 3000, true, DRAIN_EXITED,
 		"arm -1; deregistered", { 1000, 3000, -1, -1, 3000 }, DRAIN_EV_SIGTERM, false },
@@ -471,7 +471,7 @@ test_kill_deadline(void **state)
 	assert_int_equal(h.d.kill_deadline_ms, 5000 + 60000 - 3000);
 	expect_calls(&h, "arm 15000");
 	assert_true(feed(&h, DRAIN_EV_TIMER, 15000));
-	expect_calls(&h, "deregistered; stop; arm 62000");
+	expect_calls(&h, "stop; deregistered; arm 62000");
 	assert_false(feed(&h, DRAIN_EV_TIMER, 61999));
 	expect_calls(&h, "arm 62000");
 	assert_true(feed(&h, DRAIN_EV_TIMER, 62000));
@@ -542,7 +542,7 @@ test_delay_cut_to_latest(void **state)
 	assert_false(feed(&h, DRAIN_EV_TIMER, 23999));
 	expect_calls(&h, "arm 24000");
 	assert_true(feed(&h, DRAIN_EV_TIMER, 24000));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 	/* The app keeps min(5 s, 28 s / 2) = 5 s between the stop signal and SIGKILL. */
 	assert_int_equal(h.d.kill_deadline_ms - h.d.t.stop_ms, 5000);
 }
@@ -559,7 +559,7 @@ test_delay_cut_short_grace(void **state)
 	assert_true(feed(&h, DRAIN_EV_SIGTERM, T0));
 	expect_calls(&h, "arm 3000");
 	assert_true(feed(&h, DRAIN_EV_TIMER, 3000));
-	expect_calls(&h, "deregistered; stop; arm 5000");
+	expect_calls(&h, "stop; deregistered; arm 5000");
 	assert_int_equal(h.d.kill_deadline_ms - h.d.t.stop_ms, (6000 - 2000) / 2);
 	assert_true(feed(&h, DRAIN_EV_TIMER, 5000));
 	expect_calls(&h, "kill");
@@ -581,7 +581,7 @@ test_min_drain_longer_than_delay(void **state)
 	expect_calls(&h, "arm 9000");
 	expect_state(&h.d, DRAIN_DEREGISTER);
 	assert_true(feed(&h, DRAIN_EV_TIMER, 9000));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 	expect_times(&h.d, T0, 9000, 9000, -1, -1);
 }
 
@@ -597,7 +597,7 @@ test_min_drain_cut_to_latest(void **state)
 	assert_true(feed(&h, DRAIN_EV_SIGTERM, T0));
 	expect_calls(&h, "arm 24000");
 	assert_true(feed(&h, DRAIN_EV_TIMER, 24000));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 }
 
 /*
@@ -619,7 +619,7 @@ test_min_drain_cut_after_deregistered(void **state)
 	expect_calls(&h, "arm 24000");
 	expect_state(&h.d, DRAIN_DEREGISTER);
 	assert_true(feed(&h, DRAIN_EV_TIMER, 24000));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 	expect_state(&h.d, DRAIN_STOPPING);
 	assert_true(feed(&h, DRAIN_EV_TIMER, KILL_AT));
 	expect_calls(&h, "kill");
@@ -639,7 +639,7 @@ test_delay_zero(void **state)
 	for (i = 0; i < ARRAY_LEN(triggers); i++) {
 		h_init(&h, &b);
 		assert_true(feed(&h, triggers[i], T0));
-		expect_calls(&h, "deregistered; stop; arm 29000");
+		expect_calls(&h, "stop; deregistered; arm 29000");
 		expect_state(&h.d, DRAIN_STOPPING);
 		expect_times(&h.d, T0, T0, T0, -1, -1);
 		assert_int_equal(h.d.trigger, triggers[i]);
@@ -665,7 +665,7 @@ test_deregistered_before_min_drain(void **state)
 	assert_false(feed(&h, DRAIN_EV_TIMER, 3999));
 	expect_calls(&h, "arm 4000");
 	assert_true(feed(&h, DRAIN_EV_TIMER, 4000));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 	expect_times(&h.d, T0, 4000, 4000, -1, -1);
 }
 
@@ -681,14 +681,14 @@ test_deregistered_after_min_drain(void **state)
 	assert_true(feed(&h, DRAIN_EV_SIGTERM, T0));
 	expect_calls(&h, "arm 11000");
 	assert_true(feed(&h, DRAIN_EV_DEREGISTERED, 4000));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 	expect_times(&h.d, T0, 4000, 4000, -1, -1);
 
 	h_init(&h, &b);
 	assert_true(feed(&h, DRAIN_EV_SIGTERM, T0));
 	expect_calls(&h, "arm 11000");
 	assert_true(feed(&h, DRAIN_EV_DEREGISTERED, 7000));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 	expect_times(&h.d, T0, 7000, 7000, -1, -1);
 }
 
@@ -712,7 +712,7 @@ test_timer_early(void **state)
 		assert_int_equal(h.d.kill_deadline_ms, KILL_AT);
 	}
 	assert_true(feed(&h, DRAIN_EV_TIMER, DEREG_AT));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 	for (i = 0; i < ARRAY_LEN(stop_early); i++) {
 		assert_false(feed(&h, DRAIN_EV_TIMER, stop_early[i]));
 		expect_calls(&h, "arm 29000");
@@ -775,7 +775,7 @@ test_second_sigterm_skips(void **state)
 	(void)state;
 	reach(&h, DRAIN_DEREGISTER);
 	assert_true(feed(&h, DRAIN_EV_SIGTERM, 2000));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 	expect_state(&h.d, DRAIN_STOPPING);
 	assert_true(h.d.skipped);
 	expect_times(&h.d, T0, 2000, 2000, -1, -1);
@@ -800,7 +800,7 @@ test_sigint_skips(void **state)
 		assert_true(feed(&h, triggers[i], T0));
 		expect_calls(&h, "arm 6000");
 		assert_true(feed(&h, DRAIN_EV_SIGINT, 2000));
-		expect_calls(&h, "deregistered; stop; arm 29000");
+		expect_calls(&h, "stop; deregistered; arm 29000");
 		expect_state(&h.d, DRAIN_STOPPING);
 		assert_true(h.d.skipped);
 		assert_int_equal(h.d.trigger, triggers[i]);
@@ -847,7 +847,7 @@ test_prestop_joins(void **state)
 	expect_times(&h.d, T0, -1, -1, -1, -1);
 	assert_int_equal(h.d.dereg_deadline_ms, DEREG_AT);
 	assert_true(feed(&h, DRAIN_EV_TIMER, DEREG_AT));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 }
 
 /* The trigger and its time are the first event's; later ones move neither nor the deadlines. */
@@ -901,7 +901,7 @@ test_kubelet_flow(void **state)
 	expect_calls(&h, "arm 6000");
 	assert_false(drain_ready(&h.d));
 	assert_true(feed(&h, DRAIN_EV_TIMER, DEREG_AT));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 	assert_false(feed(&h, DRAIN_EV_SIGTERM, DEREG_AT + 3));
 	expect_calls(&h, "");
 	expect_state(&h.d, DRAIN_STOPPING);
@@ -935,7 +935,7 @@ test_prestop_then_sigterm_joins(void **state)
 	assert_false(h.d.skipped);
 	expect_times(&h.d, T0, -1, -1, -1, -1);
 	assert_true(feed(&h, DRAIN_EV_TIMER, DEREG_AT));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 	expect_times(&h.d, T0, DEREG_AT, DEREG_AT, -1, -1);
 	assert_int_equal(h.d.trigger, DRAIN_EV_PRESTOP);
 }
@@ -954,7 +954,7 @@ test_prestop_then_two_sigterms(void **state)
 	expect_calls(&h, "");
 	expect_state(&h.d, DRAIN_DEREGISTER);
 	assert_true(feed(&h, DRAIN_EV_SIGTERM, 3000));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 	assert_true(h.d.skipped);
 	expect_times(&h.d, T0, 3000, 3000, -1, -1);
 }
@@ -974,7 +974,7 @@ test_drain_then_sigterm_joins(void **state)
 	expect_state(&h.d, DRAIN_DEREGISTER);
 	assert_false(h.d.skipped);
 	assert_true(feed(&h, DRAIN_EV_TIMER, DEREG_AT));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 }
 
 /* SIGTERM first, /prestop second (the other order of the same race): /prestop joins. */
@@ -990,7 +990,7 @@ test_sigterm_then_prestop(void **state)
 	expect_calls(&h, "arm 6000");
 	expect_state(&h.d, DRAIN_DEREGISTER);
 	assert_true(feed(&h, DRAIN_EV_TIMER, DEREG_AT));
-	expect_calls(&h, "deregistered; stop; arm 29000");
+	expect_calls(&h, "stop; deregistered; arm 29000");
 }
 
 /* ---------------------------------------------------------------------------------------- */
