@@ -64,6 +64,7 @@ drain_init(struct drain *d, const struct drain_budget *b, const struct drain_ops
 	d->trigger = DRAIN_EV_SIGTERM;
 	d->dereg_deadline_ms = d->kill_deadline_ms = -1;
 	d->skipped = false;
+	d->confirming = false;
 	d->sigterm = false;
 	d->ops = ops;
 	d->arg = arg;
@@ -112,6 +113,7 @@ act_start(struct drain *d, enum drain_event ev, int64_t now)
 	d->kill_deadline_ms = now + b->grace_ms - b->kill_margin_ms;
 	d->state = DRAIN_DEREGISTER;
 	confirming = d->ops->confirm != NULL && d->ops->confirm(d->arg);
+	d->confirming = confirming;
 	if (confirming) {
 		/* The sources say when; the budget only bounds them. */
 		d->dereg_deadline_ms = now + latest;
@@ -168,6 +170,13 @@ act_dereg_timer(struct drain *d, enum drain_event ev, int64_t now)
 	if (now < d->dereg_deadline_ms) {
 		d->ops->arm(d->arg, d->dereg_deadline_ms);
 		return false;
+	}
+	if (d->confirming) {
+		/* The budget, not the sources, ended the wait: say so, loudly. */
+		d->skipped = true;
+		log_warnx("drain: deregistration still not confirmed after %lld ms; the budget "
+			  "sends the stop signal now (traffic may still arrive)",
+			(long long)(now - d->t.trigger_ms));
 	}
 	return enter_stopping(d, now);
 }

@@ -65,6 +65,7 @@ struct drain {
 	int64_t dereg_deadline_ms; /* the stop signal goes out then at the latest */
 	int64_t kill_deadline_ms;  /* trigger + grace - kill margin */
 	bool skipped;              /* a second SIGTERM or SIGINT cut deregistration short */
+	bool confirming;           /* the sources, not a fixed delay, end deregistration */
 	bool sigterm;              /* a SIGTERM has been received */
 	const struct drain_ops *ops;
 	void *arg;
