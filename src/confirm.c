@@ -12,6 +12,9 @@
 
 #include "log.h"
 
+/* How long a watch that broke during the drain may take to come back before the fallback. */
+#define CONFIRM_RECOVER_MS 2000
+
 void
 confirm_init(struct confirm *c, struct loop *loop, const struct conf *conf, struct k8s *k8s,
 	struct deregister *hooks, struct conns *conns, void (*deregistered)(void *arg), void *arg)
@@ -58,10 +61,21 @@ endpoints_deadline(struct confirm *c, int64_t now, const char **how)
 		*how = "confirmed";
 		return c->confirmed_ms + conf->endpoints_margin_ms;
 	}
-	if (!k8s_healthy(c->k8s) && c->trigger_ms + conf->drain_delay_ms < timeout) {
-		/* The API cannot tell: fall back to the fixed delay, counted from the start. */
-		*how = "delay";
-		return c->trigger_ms + conf->drain_delay_ms;
+	if (!k8s_healthy(c->k8s)) {
+		/*
+		 * The API cannot tell: fall back to the fixed delay, counted from the start; but
+		 * a watch that breaks in mid-drain gets a moment to come back first (a relist takes
+		 * well under a second), rather than ending the wait at once.
+		 */
+		int64_t since = c->k8s->unhealthy_since_ms,
+			at = c->trigger_ms + conf->drain_delay_ms;
+
+		if (since >= c->trigger_ms && since + CONFIRM_RECOVER_MS > at)
+			at = since + CONFIRM_RECOVER_MS;
+		if (at < timeout) {
+			*how = "delay";
+			return at;
+		}
 	}
 	*how = "timeout";
 	return timeout;

@@ -15,7 +15,7 @@
 
 /* When each source was done, counted from the drain's start; -1 until then. */
 struct confirm_times {
-	int64_t endpoints_ms; /* the watch confirmed (before the margin), or the fallback delay */
+	int64_t endpoints_ms; /* the endpoints part was done: confirmation + margin, or a fallback */
 	int64_t webhooks_ms;
 	int64_t connections_ms;
 };

@@ -718,10 +718,14 @@ void
 http_stop(struct http *h)
 {
 	struct http_listener *ls[2] = { &h->tcp, &h->ctl };
-	const char *path = h->app.conf->control_socket;
-	bool owned = h->ctl.daemon != NULL && path != NULL && path[0] == '/';
+	const char *path;
+	bool owned;
 	int i;
 
+	if (h->loop == NULL)
+		return; /* start-up failed before the endpoints started */
+	path = h->app.conf->control_socket;
+	owned = h->ctl.daemon != NULL && path != NULL && path[0] == '/';
 	http_release(h);
 	for (i = 0; i < 2; i++) {
 		if (ls[i]->daemon == NULL)

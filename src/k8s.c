@@ -43,7 +43,17 @@ k8s_state_name(enum k8s_state s)
 bool
 k8s_healthy(const struct k8s *k)
 {
-	return k->state == K8S_WATCHING && k->have_view;
+	return k->state == K8S_WATCHING && k->have_view && k->watch_answered;
+}
+
+/* Remembers since when the view cannot be trusted, for the drain's fallback. */
+static void
+track_health(struct k8s *k)
+{
+	if (k8s_healthy(k))
+		k->unhealthy_since_ms = -1;
+	else if (k->unhealthy_since_ms < 0)
+		k->unhealthy_since_ms = loop_now_ms();
 }
 
 static bool
@@ -80,6 +90,7 @@ notify_change(struct k8s *k)
 		log_info("endpoints: this pod is %s a ready endpoint (%zu slice%s list it)",
 			ready ? "now" : "no longer", k->view.n, k->view.n == 1 ? "" : "s");
 	k->pod_ready = ready;
+	track_health(k);
 	k->changed(k->arg);
 }
 
@@ -183,6 +194,24 @@ on_data(char *data, size_t size, size_t n, void *arg)
 	return k->line.overflow ? 0 : len;
 }
 
+/* The end of a response's headers: a watch answered 200 is live from now on. */
+static size_t
+on_header(char *data, size_t size, size_t n, void *arg)
+{
+	struct k8s *k = arg;
+	long code = 0;
+
+	if (size * n <= 2 && !k->listing && !k->watch_answered &&
+		(data[0] == '\r' || data[0] == '\n')) {
+		curl_easy_getinfo(k->easy, CURLINFO_RESPONSE_CODE, &code);
+		if (code == 200) {
+			k->watch_answered = true;
+			notify_change(k);
+		}
+	}
+	return size * n;
+}
+
 static void
 list_page_done(struct k8s *k)
 {
@@ -207,6 +236,13 @@ list_page_done(struct k8s *k)
 	notify_change(k);
 }
 
+/* curl's own words when it has them (which certificate check failed, and why). */
+static const char *
+transfer_error(const struct k8s *k, CURLcode result)
+{
+	return k->curl_error[0] != '\0' ? k->curl_error : curl_easy_strerror(result);
+}
+
 static void
 on_done(CURL *easy, CURLcode result, void *arg)
 {
@@ -215,12 +251,20 @@ on_done(CURL *easy, CURLcode result, void *arg)
 
 	k->busy = false;
 	curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
-	if (code == 401 || code == 403) {
+	if (code == 401) {
 		failed(k, K8S_FORBIDDEN,
-			"the API server answered %ld %s: the service account needs a Role with "
-			"get, list and watch on endpointslices (API group discovery.k8s.io) in "
+			"the API server answered 401 Unauthorized: it rejected the service account "
+			"token in %s (expired, or not a token of this cluster)",
+			k->token_path);
+		return;
+	}
+	if (code == 403) {
+		failed(k, K8S_FORBIDDEN,
+			"the API server answered 403 Forbidden: the service account needs a Role "
+			"with get, list and watch on endpointslices (API group discovery.k8s.io) "
+			"in "
 			"namespace %s, and a RoleBinding",
-			code, code == 401 ? "Unauthorized" : "Forbidden", k->namespace);
+			k->namespace);
 		return;
 	}
 	if (k->listing) {
@@ -231,7 +275,7 @@ on_done(CURL *easy, CURLcode result, void *arg)
 		else if (result != CURLE_OK)
 			failed(k, K8S_BACKOFF, "listing EndpointSlices: %s",
 				k->body.overflow ? "the answer is too large"
-						 : curl_easy_strerror(result));
+						 : transfer_error(k, result));
 		else
 			failed(k, K8S_BACKOFF, "listing EndpointSlices: HTTP %ld", code);
 		return;
@@ -247,7 +291,7 @@ on_done(CURL *easy, CURLcode result, void *arg)
 	}
 	if (result != CURLE_OK)
 		failed(k, K8S_BACKOFF, "watching EndpointSlices: %s",
-			k->line.overflow ? "an event is too large" : curl_easy_strerror(result));
+			k->line.overflow ? "an event is too large" : transfer_error(k, result));
 	else
 		failed(k, K8S_BACKOFF,
 			"watching EndpointSlices: HTTP %ld, or a stream that ended at once", code);
@@ -260,6 +304,7 @@ request(struct k8s *k, const char *url, bool listing)
 
 	buf_free(&k->body);
 	buf_free(&k->line);
+	k->curl_error[0] = '\0';
 	k->listing = listing;
 	k->relist = false;
 	if (read_token(k, token, sizeof(token)) < 0) {
@@ -308,6 +353,7 @@ start_watch(struct k8s *k)
 	char url[4096];
 
 	k->state = K8S_WATCHING;
+	k->watch_answered = false;
 	k->watch_started_ms = loop_now_ms();
 	snprintf(url, sizeof(url),
 		"%s?watch=1&allowWatchBookmarks=true&resourceVersion=%s&timeoutSeconds=%d%s",
@@ -377,6 +423,7 @@ k8s_start(struct k8s *k, struct loop *loop, struct curlm *curlm, const struct co
 	k->changed = changed;
 	k->arg = arg;
 	k->state = K8S_OFF;
+	k->unhealthy_since_ms = -1;
 	buf_init(&k->body, K8S_BODY_MAX);
 	buf_init(&k->line, K8S_LINE_MAX);
 	loop_timer_init(&k->retry, on_retry, k);
@@ -431,6 +478,9 @@ k8s_start(struct k8s *k, struct loop *loop, struct curlm *curlm, const struct co
 	curl_easy_setopt(k->easy, CURLOPT_TCP_KEEPINTVL, 10L);
 	curl_easy_setopt(k->easy, CURLOPT_WRITEFUNCTION, on_data);
 	curl_easy_setopt(k->easy, CURLOPT_WRITEDATA, k);
+	curl_easy_setopt(k->easy, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(k->easy, CURLOPT_HEADERDATA, k);
+	curl_easy_setopt(k->easy, CURLOPT_ERRORBUFFER, k->curl_error);
 	curl_easy_setopt(k->easy, CURLOPT_USERAGENT, "graceinit/" GRACEINIT_VERSION);
 	log_info("endpoints: watching the EndpointSlices of namespace %s for pod %s%s%s",
 		k->namespace, c->pod_name ? c->pod_name : "", c->pod_name && c->pod_ip ? " / " : "",

@@ -48,6 +48,9 @@ struct k8s {
 	struct buf line; /* the watch line being received */
 	char cont[1024]; /* the next page's continue token */
 	int64_t watch_started_ms;
+	bool watch_answered;        /* the open watch's server said 200: the view is live */
+	int64_t unhealthy_since_ms; /* when the view stopped being live; -1 while it is */
+	char curl_error[CURL_ERROR_SIZE];
 	struct loop_timer retry;
 	int64_t backoff_ms;
 	char error[256];

@@ -81,6 +81,7 @@ add_sources(cJSON *drain, const struct confirm *c)
 	if ((o = cJSON_AddObjectToObject(drain, "sources_ms")) == NULL)
 		return;
 	add_offset(o, "endpoints", 0, c->t.endpoints_ms);
+	add_offset(o, "endpoints_confirmed", c->trigger_ms, c->confirmed_ms);
 	if (c->endpoints_how != NULL)
 		cJSON_AddStringToObject(o, "endpoints_by", c->endpoints_how);
 	add_offset(o, "webhooks", 0, c->t.webhooks_ms);
