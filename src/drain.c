@@ -132,10 +132,12 @@ act_start(struct drain *d, enum drain_event ev, int64_t now)
 	}
 	d->dereg_deadline_ms = now + wait;
 	if (wait <= 0) {
+		/* Nothing to wait for: the signal first, the words after. */
+		enter_stopping(d, now);
 		log_info("drain: started by %s: nothing to wait for; SIGKILL at the latest in "
 			 "%lld ms",
 			drain_event_name(ev), (long long)(d->kill_deadline_ms - now));
-		return enter_stopping(d, now);
+		return true;
 	}
 	log_info("drain: started by %s: not ready; stop signal in %lld ms, SIGKILL at the "
 		 "latest in %lld ms",
