@@ -23,6 +23,7 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "log.h"
 
 #ifndef CLOSE_RANGE_CLOEXEC
@@ -73,17 +74,6 @@ child_exit_code(int wstatus)
 	return WEXITSTATUS(wstatus);
 }
 
-static const char *
-env_value(char *const envp[], const char *name)
-{
-	size_t n = strlen(name);
-
-	for (; *envp != NULL; envp++)
-		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
-			return *envp + n + 1;
-	return NULL;
-}
-
 /*
  * Resolves cmd as execvp would, but in the parent, so that the child only calls execve and a
  * missing command is reported with its name. Returns 0 (path filled), or an errno: ENOENT
@@ -104,7 +94,7 @@ resolve(const char *cmd, char *const envp[], char *path, size_t len)
 	}
 	if (*cmd == '\0')
 		return ENOENT;
-	dirs = env_value(envp, "PATH");
+	dirs = conf_getenv(envp, "PATH");
 	if (dirs == NULL)
 		dirs = DEFAULT_PATH;
 	for (p = dirs;; p = end + 1) {
@@ -142,7 +132,7 @@ struct activation {
 static int
 activation_prepare(struct activation *a, char *const envp[])
 {
-	const char *v = env_value(envp, "LISTEN_FDS");
+	const char *v = conf_getenv(envp, "LISTEN_FDS");
 	size_t n, i;
 	char *end;
 	long fds;
@@ -156,7 +146,7 @@ activation_prepare(struct activation *a, char *const envp[])
 		return 0;
 	}
 	a->nfds = (unsigned int)fds;
-	if (env_value(envp, "LISTEN_PID") == NULL)
+	if (conf_getenv(envp, "LISTEN_PID") == NULL)
 		return 0;
 	for (n = 0; envp[n] != NULL; n++)
 		;

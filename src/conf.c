@@ -763,8 +763,8 @@ scan_flags(struct parser *p, int argc, char *const argv[], struct flag *flags, s
 	return CONF_RUN;
 }
 
-static const char *
-env_get(char *const envp[], const char *name)
+const char *
+conf_getenv(char *const envp[], const char *name)
 {
 	size_t n = strlen(name);
 
@@ -965,7 +965,7 @@ derive(struct parser *p, char *const envp[])
 
 	if (set_by(p, F(stop_signal)) == SRC_DEFAULT)
 		c->stop_signal = c->rewrite.to[SIGTERM];
-	c->in_kubernetes = env_get(envp, "KUBERNETES_SERVICE_HOST") != NULL;
+	c->in_kubernetes = conf_getenv(envp, "KUBERNETES_SERVICE_HOST") != NULL;
 	if (c->in_kubernetes) {
 		if (set_by(p, F(http)) == SRC_DEFAULT && (c->http = strdup(":9797")) == NULL)
 			return failf(p, "out of memory");
@@ -974,10 +974,10 @@ derive(struct parser *p, char *const envp[])
 	}
 	/* Empty values from the downward API or a template say nothing. */
 	if (c->pod_name == NULL &&
-		(((v = env_get(envp, "POD_NAME")) != NULL && *v != '\0') ||
-			((v = env_get(envp, "HOSTNAME")) != NULL && *v != '\0')))
+		(((v = conf_getenv(envp, "POD_NAME")) != NULL && *v != '\0') ||
+			((v = conf_getenv(envp, "HOSTNAME")) != NULL && *v != '\0')))
 		c->pod_name = strdup(v);
-	if (c->pod_ip == NULL && (v = env_get(envp, "POD_IP")) != NULL && *v != '\0')
+	if (c->pod_ip == NULL && (v = conf_getenv(envp, "POD_IP")) != NULL && *v != '\0')
 		c->pod_ip = strdup(v);
 	return 0;
 }
@@ -1012,7 +1012,7 @@ conf_parse(
 	if (apply_defaults(&p) < 0)
 		goto out;
 	/* The file is named by the flag, else by the environment. */
-	config = env_get(envp, "GRACEINIT_CONFIG");
+	config = conf_getenv(envp, "GRACEINIT_CONFIG");
 	p.config_src = "GRACEINIT_CONFIG";
 	for (i = 0; i < nflags; i++) {
 		if (flags[i].o->off == F(config_path)) {
@@ -1077,6 +1077,23 @@ conf_free(struct conf *c)
 	for (i = 0; i < NOPTS; i++)
 		if (opts[i].type == T_STRING || opts[i].type == T_LIST)
 			reset(c, &opts[i]);
+}
+
+const char *
+conf_split_hostport(const char *hostport, char *host, size_t len)
+{
+	const char *colon = strrchr(hostport, ':');
+	size_t n = (size_t)(colon - hostport);
+
+	if (n >= len)
+		n = len - 1;
+	memcpy(host, hostport, n);
+	host[n] = '\0';
+	if (host[0] == '[' && n > 1 && host[n - 1] == ']') {
+		memmove(host, host + 1, n - 2);
+		host[n - 2] = '\0';
+	}
+	return colon + 1;
 }
 
 const char *

@@ -91,6 +91,10 @@ void conf_usage(FILE *out);
 
 /* "250ms", "5s", "2m", "1h", "1m30s", "1.5s", or bare seconds "30": 0 and *ms, or -1. */
 int conf_parse_duration(const char *s, int64_t *ms);
+/* The value of name in envp, or NULL. */
+const char *conf_getenv(char *const envp[], const char *name);
+/* HOST:PORT, [V6]:PORT or :PORT as checked by conf_parse: copies the host, returns the port. */
+const char *conf_split_hostport(const char *hostport, char *host, size_t len);
 /* The shortest exact form: "0s", "250ms", "5s", "2m", "1h", "1500ms". */
 const char *conf_format_duration(int64_t ms, char *buf, size_t len);
 

@@ -26,17 +26,6 @@ struct ctl {
 	int64_t timeout_ms;
 };
 
-static const char *
-env_get(char *const envp[], const char *name)
-{
-	size_t n = strlen(name);
-
-	for (; envp != NULL && *envp != NULL; envp++)
-		if (strncmp(*envp, name, n) == 0 && (*envp)[n] == '=')
-			return *envp + n + 1;
-	return NULL;
-}
-
 static void
 usage(FILE *out, const char *cmd)
 {
@@ -68,8 +57,8 @@ parse_args(struct ctl *c, int argc, char *const argv[], char *const envp[])
 	int i;
 
 	c->cmd = argv[0];
-	c->socket = env_get(envp, "GRACEINIT_CONTROL_SOCKET");
-	c->token = env_get(envp, "GRACEINIT_CONTROL_TOKEN");
+	c->socket = conf_getenv(envp, "GRACEINIT_CONTROL_SOCKET");
+	c->token = conf_getenv(envp, "GRACEINIT_CONTROL_TOKEN");
 	c->timeout_ms = strcmp(c->cmd, "prestop") == 0 ? 300000 : 10000;
 	if (c->socket == NULL)
 		c->socket = "@graceinit";

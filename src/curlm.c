@@ -187,6 +187,14 @@ curlm_remove(struct curlm *m, CURL *easy)
 	curl_multi_remove_handle(m->multi, easy);
 }
 
+size_t
+curlm_discard(char *data, size_t size, size_t n, void *arg)
+{
+	(void)data;
+	(void)arg;
+	return size * n;
+}
+
 void
 curlm_cleanup(struct curlm *m)
 {

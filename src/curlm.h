@@ -32,5 +32,7 @@ void curlm_cleanup(struct curlm *m);
 /* Starts a transfer; cb runs once when it ends (not after curlm_remove). 0 or -1. */
 int curlm_add(struct curlm *m, CURL *easy, curlm_done_cb *cb, void *arg);
 void curlm_remove(struct curlm *m, CURL *easy);
+/* A CURLOPT_WRITEFUNCTION for answers whose body does not matter. */
+size_t curlm_discard(char *data, size_t size, size_t n, void *arg);
 
 #endif

@@ -19,14 +19,6 @@
 
 static void send_hook(struct hook *h);
 
-static size_t
-discard(char *data, size_t size, size_t n, void *arg)
-{
-	(void)data;
-	(void)arg;
-	return size * n;
-}
-
 static void
 on_retry(struct loop *loop, void *arg)
 {
@@ -117,7 +109,7 @@ deregister_init(struct deregister *d, struct loop *loop, struct curlm *curlm, co
 			curl_easy_setopt(h->easy, CURLOPT_POSTFIELDS, "");
 		curl_easy_setopt(h->easy, CURLOPT_HTTPHEADER, d->headers);
 		curl_easy_setopt(h->easy, CURLOPT_TIMEOUT_MS, (long)HOOK_TIMEOUT_MS);
-		curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, discard);
+		curl_easy_setopt(h->easy, CURLOPT_WRITEFUNCTION, curlm_discard);
 		curl_easy_setopt(h->easy, CURLOPT_PROTOCOLS_STR, "http,https");
 		curl_easy_setopt(h->easy, CURLOPT_USERAGENT, "graceinit/" GRACEINIT_VERSION);
 	}

@@ -550,25 +550,16 @@ tcp_socket(const char *addr)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
 	struct addrinfo *res = NULL, *ai;
-	const char *colon = strrchr(addr, ':');
 	char host[256];
+	const char *port = conf_split_hostport(addr, host, sizeof(host));
 	int fd = -1, one = 1, zero = 0, rc;
-	size_t n = (size_t)(colon - addr);
 
-	if (n >= sizeof(host))
-		n = sizeof(host) - 1;
-	memcpy(host, addr, n);
-	host[n] = '\0';
-	if (host[0] == '[' && n > 1 && host[n - 1] == ']') {
-		memmove(host, host + 1, n - 2);
-		host[n - 2] = '\0';
-	}
 	if (host[0] == '\0')
 		hints.ai_family = AF_INET6; /* with V6ONLY off: both families */
-	rc = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &res);
+	rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
 	if (rc != 0 && host[0] == '\0') {
 		hints.ai_family = AF_INET;
-		rc = getaddrinfo(NULL, colon + 1, &hints, &res);
+		rc = getaddrinfo(NULL, port, &hints, &res);
 	}
 	if (rc != 0) {
 		log_warnx("--http %s: %s", addr, gai_strerror(rc));

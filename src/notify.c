@@ -25,7 +25,7 @@
 #define NOTIFY_DATAGRAM_MAX 4096
 #define NOTIFY_TREE_DEPTH   64
 
-/* The parent of pid, from /proc/PID/stat (the field after the parenthesised command). */
+/* The parent of pid, from /proc/PID/stat (after the parenthesised command); -1 when gone. */
 static pid_t
 parent_of(pid_t pid)
 {
@@ -36,38 +36,41 @@ parent_of(pid_t pid)
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0; /* errno ENOENT: the process is gone */
+		return -1;
 	n = read(fd, buf, sizeof(buf) - 1);
 	close(fd);
-	if (n <= 0) {
-		errno = ESRCH; /* exited while we read: a zombie's stat is still there */
-		return 0;
-	}
+	if (n <= 0)
+		return -1; /* reaped while we read */
 	buf[n] = '\0';
 	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %ld", &ppid) != 1)
-		return 0;
+		return -1;
 	return (pid_t)ppid;
 }
 
 /*
- * Whether pid is the child or one of its descendants. A sender that has already exited
- * cannot be traced (a short-lived helper, reaped by the child before graceinit reads its
- * datagram); as PID 1 it is accepted, since SCM_CREDENTIALS gives pid 0 for a process outside
- * graceinit's PID namespace, and everything inside it descends from graceinit's child or was
- * put there by someone who can do anything anyway (kubectl exec).
+ * Whether pid may speak for the app: the child or one of its descendants. As PID 1 that
+ * includes orphans re-parented to graceinit (daemonized helpers of the app) and senders that
+ * are already gone (a short-lived helper reaped before graceinit reads its datagram), since
+ * SCM_CREDENTIALS gives pid 0 for a process outside graceinit's PID namespace and everything
+ * inside it descends from graceinit; but not a process entered from outside (kubectl exec,
+ * nsenter), whose parent is outside the namespace (ppid 0). Not PID 1, only the child's tree.
  */
 static bool
 in_child_tree(const struct notify *n, pid_t pid)
 {
 	int depth;
 
-	for (depth = 0; pid > 1 && depth < NOTIFY_TREE_DEPTH; depth++) {
+	for (depth = 0; depth < NOTIFY_TREE_DEPTH; depth++) {
 		pid_t parent;
 
 		if (pid == n->child)
 			return true;
-		if ((parent = parent_of(pid)) == 0)
-			return n->pid1 && errno == ENOENT;
+		if (pid == getpid())
+			return n->pid1; /* an orphan adopted by graceinit */
+		if ((parent = parent_of(pid)) < 0)
+			return n->pid1; /* gone already */
+		if (parent == 0)
+			return false; /* entered from outside the namespace */
 		pid = parent;
 	}
 	return false;
@@ -140,6 +143,33 @@ notify_message(struct notify *n, const char *msg, size_t len, int64_t now_ms)
 		show(n, now_ms);
 }
 
+/*
+ * Closes the file descriptors a datagram carried. The only ones the protocol sends are
+ * BARRIER=1's (sd_notify_barrier(3)): closing it, once every earlier message is handled,
+ * is the whole answer, and systemd-notify waits for it, so its messages arrive while it is
+ * alive to be traced.
+ */
+static void
+close_passed_fds(struct msghdr *mh)
+{
+	struct cmsghdr *c;
+
+	for (c = CMSG_FIRSTHDR(mh); c != NULL; c = CMSG_NXTHDR(mh, c)) {
+		const unsigned char *data = CMSG_DATA(c);
+		size_t i, nfd;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (i = 0; i < nfd; i++) {
+			int fd;
+
+			memcpy(&fd, data + i * sizeof(int), sizeof(fd));
+			close(fd);
+		}
+	}
+}
+
 static void
 on_datagram(struct loop *loop, uint32_t events, void *arg)
 {
@@ -147,7 +177,7 @@ on_datagram(struct loop *loop, uint32_t events, void *arg)
 	char buf[NOTIFY_DATAGRAM_MAX];
 	union {
 		struct cmsghdr h;
-		char space[CMSG_SPACE(sizeof(struct ucred))];
+		char space[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 8)];
 	} ctl;
 	struct iovec iov = { buf, sizeof(buf) };
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
@@ -170,16 +200,20 @@ on_datagram(struct loop *loop, uint32_t events, void *arg)
 		for (c = CMSG_FIRSTHDR(&mh); c != NULL; c = CMSG_NXTHDR(&mh, c))
 			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS)
 				cred = (const struct ucred *)CMSG_DATA(c);
+		/*
+		 * pid 0: a process outside graceinit's PID namespace, or one already reaped
+		 * (the kernel cannot name it any more): nothing says it is the child's.
+		 */
 		if (cred == NULL || cred->pid == 0 || !in_child_tree(n, cred->pid)) {
-			log_warnx("notify: ignoring a message from pid %d, not the child's",
+			log_warnx("notify: ignoring a message from pid %d, not the child's (a "
+				  "sender must live until it is read: systemd-notify waits)",
 				cred ? (int)cred->pid : 0);
-			continue;
-		}
-		if ((size_t)len > sizeof(buf) || (mh.msg_flags & MSG_TRUNC)) {
+		} else if ((size_t)len > sizeof(buf) || (mh.msg_flags & MSG_TRUNC)) {
 			log_warnx("notify: ignoring a message over %d bytes", NOTIFY_DATAGRAM_MAX);
-			continue;
+		} else {
+			notify_message(n, buf, (size_t)len, loop_now_ms());
 		}
-		notify_message(n, buf, (size_t)len, loop_now_ms());
+		close_passed_fds(&mh);
 	}
 }
 

@@ -92,14 +92,6 @@ tcp_round(struct probe *p)
 	loop_timer_at(p->loop, &p->tcp_deadline, loop_now_ms() + p->timeout_ms);
 }
 
-static size_t
-discard(char *data, size_t size, size_t n, void *arg)
-{
-	(void)data;
-	(void)arg;
-	return size * n;
-}
-
 static void
 on_http_done(CURL *easy, CURLcode result, void *arg)
 {
@@ -146,20 +138,11 @@ static int
 resolve(struct probe *p, const char *hostport)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res;
-	const char *colon = strrchr(hostport, ':');
 	char host[256];
-	size_t n = (size_t)(colon - hostport);
+	const char *port = conf_split_hostport(hostport, host, sizeof(host));
 	int rc;
 
-	if (n >= sizeof(host))
-		n = sizeof(host) - 1;
-	memcpy(host, hostport, n);
-	host[n] = '\0';
-	if (host[0] == '[' && n > 1 && host[n - 1] == ']') {
-		memmove(host, host + 1, n - 2);
-		host[n - 2] = '\0';
-	}
-	rc = getaddrinfo(host, colon + 1, &hints, &res);
+	rc = getaddrinfo(host, port, &hints, &res);
 	if (rc != 0) {
 		log_warnx("--ready-tcp: cannot resolve '%s': %s", host, gai_strerror(rc));
 		return -1;
@@ -179,7 +162,7 @@ http_setup(struct probe *p, const struct conf *c)
 	}
 	curl_easy_setopt(p->easy, CURLOPT_URL, c->ready_http);
 	curl_easy_setopt(p->easy, CURLOPT_TIMEOUT_MS, (long)c->ready_timeout_ms);
-	curl_easy_setopt(p->easy, CURLOPT_WRITEFUNCTION, discard);
+	curl_easy_setopt(p->easy, CURLOPT_WRITEFUNCTION, curlm_discard);
 	/* The app is local: never through $http_proxy, never redirected elsewhere. */
 	curl_easy_setopt(p->easy, CURLOPT_PROXY, "");
 	curl_easy_setopt(p->easy, CURLOPT_FOLLOWLOCATION, 0L);

@@ -12,7 +12,10 @@ been sent. Commands:
   fork TEXT   send TEXT from a child process of the notifier (a grandchild of graceinit),
               which lives on for a second after sending
   fork-exit TEXT  the same, but the child process exits at once and the notifier reaps it
-              at once, as a shell does when its script runs `systemd-notify --ready`
+              at once (a sender gone before graceinit reads it cannot be traced)
+  fork-barrier TEXT  the same as fork-exit, but the child first waits for graceinit to
+              have handled TEXT, as systemd-notify does: a BARRIER=1 datagram carrying one
+              end of a pipe, then wait until graceinit closes it (sd_notify_barrier(3))
   exit CODE   exit with CODE
 usage: notifier.py CMDS OUT   (exits 3 after 60 s whatever happens)
 """
@@ -40,6 +43,18 @@ def main():
     def send(text):
         if target is not None:
             sock.sendto(text.encode(), target)
+
+    def barrier():
+        """sd_notify_barrier(3): BARRIER=1 with a pipe's write end; graceinit closes it
+        once it has handled everything sent before, which the read end sees as a hang-up."""
+        if target is None:
+            return
+        r, w = os.pipe()
+        sock.sendmsg([b"BARRIER=1"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+                                       w.to_bytes(4, sys.byteorder))], 0, target)
+        os.close(w)
+        select.select([r], [], [], 5)
+        os.close(r)
 
     os.write(out, ("ready pid=%d socket=%s watchdog_usec=%s\n"
                    % (os.getpid(), address or "-",
@@ -77,14 +92,16 @@ def main():
                 else:
                     next_ping = None
                     os.write(out, b"last_ping %d\n" % last_ping)
-            elif verb in ("fork", "fork-exit"):
+            elif verb in ("fork", "fork-exit", "fork-barrier"):
                 pid = os.fork()
                 if pid == 0:
                     send(arg.replace("\\n", "\n"))
                     if verb == "fork":
                         time.sleep(1)
+                    if verb == "fork-barrier":
+                        barrier()
                     os._exit(0)
-                if verb == "fork-exit":
+                if verb != "fork":
                     os.waitpid(pid, 0)
             elif verb == "exit":
                 return int(arg)

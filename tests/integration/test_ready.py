@@ -11,6 +11,7 @@ test through a FIFO.
 """
 
 import http.server
+import os
 import socket
 import threading
 import time
@@ -258,16 +259,20 @@ class ReadyTest(khelp.TestCase):
 
     def test_notify_from_short_lived_descendant(self):
         # A shell entrypoint runs `systemd-notify --ready`: the sender is a descendant of the
-        # child that exits (and is reaped by the shell) right after sending. Its messages are
-        # the child tree's: none may be ignored, whatever the timing.
+        # child that exits (and is reaped by the shell) right after sending, but, as
+        # systemd-notify does, only once graceinit has handled its message (BARRIER=1 with a
+        # pipe that graceinit closes). None may be ignored, whatever the timing, and graceinit
+        # must not keep the passed file descriptors.
         run, child, info = self.start_notifier()
         for i in range(100):
             ready = i % 2 == 0
-            child.command("fork-exit " + ("READY=1" if ready else "STOPPING=1"))
+            child.command("fork-barrier " + ("READY=1" if ready else "STOPPING=1"))
             run.wait_status("/readyz", 200 if ready else 503, 2,
                             "/readyz after message %d from a short-lived descendant (graceinit "
                             "log:\n%s)" % (i + 1, run.stderr()))
         self.assertEqual(run.log_count("notify: ignoring"), 0, run.stderr())
+        fds = os.listdir("/proc/%d/fd" % run.init_pid())
+        self.assertLess(len(fds), 30, "graceinit keeps the barriers' fds: %s" % fds)
 
 
 if __name__ == "__main__":
