@@ -15,6 +15,13 @@
 /* How long a watch that broke during the drain may take to come back before the fallback. */
 #define CONFIRM_RECOVER_MS 2000
 
+static void
+on_timer(struct loop *loop, void *arg)
+{
+	(void)loop;
+	confirm_update(arg);
+}
+
 void
 confirm_init(struct confirm *c, struct loop *loop, const struct conf *conf, struct k8s *k8s,
 	struct deregister *hooks, struct conns *conns, void (*deregistered)(void *arg), void *arg)
@@ -29,14 +36,7 @@ confirm_init(struct confirm *c, struct loop *loop, const struct conf *conf, stru
 	c->arg = arg;
 	c->confirmed_ms = -1;
 	c->t = (struct confirm_times){ -1, -1, -1 };
-	loop_timer_init(&c->timer, NULL, NULL);
-}
-
-static void
-on_timer(struct loop *loop, void *arg)
-{
-	(void)loop;
-	confirm_update(arg);
+	loop_timer_init(&c->timer, on_timer, c);
 }
 
 /* When the endpoints part is done, or -1 while it waits for the watch. */
@@ -129,8 +129,6 @@ confirm_start(struct confirm *c, int64_t now_ms)
 		return false;
 	c->active = true;
 	c->trigger_ms = now_ms;
-	c->timer.cb = on_timer;
-	c->timer.arg = c;
 	deregister_start(c->hooks);
 	confirm_update(c);
 	return true;

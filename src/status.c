@@ -91,7 +91,7 @@ add_sources(cJSON *drain, const struct confirm *c)
 static cJSON *
 k8s_object(const struct k8s *k)
 {
-	cJSON *o = cJSON_CreateObject();
+	cJSON *o = cJSON_CreateObject(), *slices;
 	size_t i;
 
 	if (o == NULL)
@@ -103,7 +103,7 @@ k8s_object(const struct k8s *k)
 	cJSON_AddStringToObject(o, "namespace", k->namespace);
 	cJSON_AddStringToObject(o, "resource_version", k->view.resource_version);
 	cJSON_AddBoolToObject(o, "pod_ready", k->pod_ready);
-	cJSON *slices = cJSON_AddArrayToObject(o, "slices_listing_pod");
+	slices = cJSON_AddArrayToObject(o, "slices_listing_pod");
 	for (i = 0; slices != NULL && i < k->view.n; i++)
 		cJSON_AddItemToArray(slices, cJSON_CreateString(k->view.v[i].name));
 	cJSON_AddNumberToObject(o, "events", (double)k->events);
