@@ -1079,6 +1079,13 @@ conf_free(struct conf *c)
 			reset(c, &opts[i]);
 }
 
+bool
+conf_watches_endpoints(const struct conf *c)
+{
+	return c->endpoints == CONF_ENDPOINTS_ON ||
+		(c->endpoints == CONF_ENDPOINTS_AUTO && c->in_kubernetes);
+}
+
 const char *
 conf_split_hostport(const char *hostport, char *host, size_t len)
 {

@@ -91,6 +91,8 @@ void conf_usage(FILE *out);
 
 /* "250ms", "5s", "2m", "1h", "1m30s", "1.5s", or bare seconds "30": 0 and *ms, or -1. */
 int conf_parse_duration(const char *s, int64_t *ms);
+/* --endpoints on, or auto in a cluster: the EndpointSlice watch is wanted. */
+bool conf_watches_endpoints(const struct conf *c);
 /* The value of name in envp, or NULL. */
 const char *conf_getenv(char *const envp[], const char *name);
 /* HOST:PORT, [V6]:PORT or :PORT as checked by conf_parse: copies the host, returns the port. */

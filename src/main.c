@@ -332,8 +332,7 @@ drain_ports(const struct conf *c, uint16_t *ports)
 static bool
 needs_curl(const struct conf *c)
 {
-	return c->ready_http != NULL || c->deregister.n > 0 || c->endpoints == CONF_ENDPOINTS_ON ||
-		(c->endpoints == CONF_ENDPOINTS_AUTO && c->in_kubernetes);
+	return c->ready_http != NULL || c->deregister.n > 0 || conf_watches_endpoints(c);
 }
 
 static int

@@ -112,8 +112,7 @@ plan_print(const struct conf *c, FILE *out)
 	};
 	int64_t wait = b.delay_ms > b.min_drain_ms ? b.delay_ms : b.min_drain_ms;
 	int64_t latest = drain_latest_stop_ms(&b), kill = b.grace_ms - b.kill_margin_ms;
-	bool watch = c->endpoints == CONF_ENDPOINTS_ON ||
-		(c->endpoints == CONF_ENDPOINTS_AUTO && c->in_kubernetes);
+	bool watch = conf_watches_endpoints(c);
 	bool confirming = watch || c->deregister.n > 0 || c->drain_connections.n > 0;
 	char t1[32], t2[32], t3[32];
 	const char *target;
