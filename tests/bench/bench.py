@@ -229,15 +229,80 @@ class PidsCgroup:
             os.rmdir(path)
 
     def remove(self):
+        if self.path is not None:
+            rmdir_cgroup(self.path)
+
+
+def rmdir_cgroup(path):
+    """A cgroup can be removed once its last process is gone, which takes a moment."""
+    for _ in range(50):
+        try:
+            os.rmdir(path)
+            return
+        except OSError:
+            time.sleep(0.1)
+    log("warning: could not remove %s" % path)
+
+
+class CpuCgroup:
+    """A cpu cgroup of the benchmark's own, joined by the benchmark and so by every init it
+    starts, as a container runtime puts each container in one. Without it, on a kernel with
+    sched_autogroup_enabled=1 and processes in the root cpu cgroup (a desktop or a bare VM, not
+    a container), each setsid() session is scheduled as a group of its own: the child of
+    graceinit and of dumb-init (setsid by default) then competes as a separate group with its
+    init, tini's child does not, and signal latency and reaping are measured in a setting
+    no container has (sched(7), "The autogroup feature"; it does not apply to a process in a
+    non-root cpu cgroup)."""
+
+    def __init__(self):
+        self.path = self.back = None
+        name = "graceinit-bench-cpu-%d" % os.getpid()
+        if os.path.isdir("/sys/fs/cgroup/cpu") and not os.path.exists(
+                "/sys/fs/cgroup/cgroup.controllers"):
+            parent, self.back = "/sys/fs/cgroup/cpu", "/sys/fs/cgroup/cpu"
+        elif os.path.exists("/sys/fs/cgroup/cgroup.controllers"):
+            parent, self.back = "/sys/fs/cgroup", None
+            with open("/proc/self/cgroup") as f:
+                for line in f:
+                    if line.startswith("0::"):
+                        self.back = "/sys/fs/cgroup" + line[3:].strip().rstrip("/")
+            try:
+                with open(os.path.join(parent, "cgroup.subtree_control"), "w") as f:
+                    f.write("+cpu")
+            except OSError:
+                return
+        else:
+            return
+        path = os.path.join(parent, name)
+        try:
+            os.mkdir(path)
+            with open(os.path.join(path, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        except OSError:
+            try:
+                os.rmdir(path)
+            except OSError:
+                pass
+            return
+        self.path = path
+
+    def remove(self):
         if self.path is None:
             return
-        for _ in range(50):
-            try:
-                os.rmdir(self.path)
-                return
-            except OSError:
-                time.sleep(0.1)
-        log("warning: could not remove %s" % self.path)
+        try:
+            with open(os.path.join(self.back, "cgroup.procs"), "w") as f:
+                f.write(str(os.getpid()))
+        except (OSError, TypeError):
+            pass
+        rmdir_cgroup(self.path)
+
+
+def autogroup():
+    try:
+        with open("/proc/sys/kernel/sched_autogroup_enabled") as f:
+            return f.read().strip() == "1"
+    except OSError:
+        return False
 
 
 def clean_env():
@@ -776,14 +841,17 @@ def markdown(meta, results, verdicts, failures):
     lines.append(
         "%s, kernel %s, %d CPUs, load average %s (1/5/15 min) at the start; graceinit %s "
         "(%s), tini %s, dumb-init %s, catatonit %s; %.0f s. Each init is PID 1 of a fresh PID "
-        "namespace, supervising bench_child. Start-up, SIGTERM and reaping: one launch per "
+        "namespace, supervising bench_child, %s. Start-up, SIGTERM and reaping: one launch per "
         "sample, the inits round-robin, the order rotated each repetition. SIGUSR1: all inits "
         "running at once, signals interleaved one by one across them (%d sets × %d per "
         "init). Cells: median (p10–p90) unless marked; (ref.): reported, not compared."
         % (meta["date"], meta["kernel"], meta["cpus"],
            "/".join("%.2f" % x for x in meta["load_before"]), meta["graceinit_version"],
            meta["git"], meta["versions"].get("tini"), meta["versions"].get("dumb-init"),
-           meta["versions"].get("catatonit"), meta["seconds"], p["set_reps"], p["stream_k"]))
+           meta["versions"].get("catatonit"), meta["seconds"],
+           "in a cpu cgroup of the benchmark's own, as in a container" if meta["cpu_cgroup"]
+           else "in the root cpu cgroup (autogroup %s)" % ("on" if meta["autogroup"] else "off"),
+           p["set_reps"], p["stream_k"]))
     lines.append("")
     hdr = "| metric | " + " | ".join(n + (" (ref.)" if results[n]["reference"] else "")
                                      for n in names) + " |"
@@ -904,6 +972,12 @@ def main():
     if not private_network():
         notes.append("the benchmark could not get a network namespace of its own: graceinit's "
                      "@graceinit control socket may have met another graceinit's")
+    cpu_cgroup = CpuCgroup()
+    if cpu_cgroup.path is None and autogroup():
+        notes.append("no cpu cgroup could be made and the kernel's autogroup is on: children "
+                     "that call setsid() (graceinit's and dumb-init's, by default) were "
+                     "scheduled as groups of their own, which no container sees; latency and "
+                     "reaping figures favour tini and catatonit")
     cgroup = PidsCgroup()
     if cgroup.path is None:
         notes.append("no pids cgroup: reaping was timed by reading the init's children list "
@@ -916,7 +990,8 @@ def main():
         "kernel": platform.release(), "cpus": os.cpu_count(), "load_before": loadavg(),
         "graceinit_version": version, "git": git_revision(),
         "versions": {p: package_version(p) for p in BASELINES},
-        "cgroup": cgroup.version, "inits": {i.name: i.argv for i in inits},
+        "cgroup": cgroup.version, "cpu_cgroup": cpu_cgroup.path is not None,
+        "autogroup": autogroup(), "inits": {i.name: i.argv for i in inits},
     }
     log("%s run; inits: %s" % (mode, ", ".join(i.name for i in inits)))
     bench = Bench(args, tools, inits, params, cgroup)
@@ -931,6 +1006,7 @@ def main():
     finally:
         kill_strays()
         cgroup.remove()
+        cpu_cgroup.remove()
         shutil.rmtree(bench.tmp, ignore_errors=True)
     meta["seconds"] = round(time.monotonic() - t_start, 1)
     for phase, names in bench.dropped.items():
