@@ -87,9 +87,11 @@ resolve(const char *cmd, char *const envp[], char *path, size_t len)
 	int found = ENOENT;
 
 	if (strchr(cmd, '/') != NULL) {
-		if (strlen(cmd) >= len)
+		size_t n = strlen(cmd);
+
+		if (n >= len)
 			return ENAMETOOLONG;
-		strcpy(path, cmd);
+		memcpy(path, cmd, n + 1);
 		return 0;
 	}
 	if (*cmd == '\0')

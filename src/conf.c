@@ -19,7 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define CONF_FILE_MAX        (1024 * 1024)
+#define CONF_FILE_MAX        ((off_t)1024 * 1024)
 #define CONF_DURATION_MAX_MS (30LL * 24 * 3600 * 1000)
 
 enum source {
@@ -637,7 +637,8 @@ source_name(struct parser *p, const struct opt *o, enum source src, char *buf, s
 	case SRC_ENV:
 		n = (size_t)snprintf(buf, len, "GRACEINIT_");
 		for (i = 0; o->name[i] != '\0' && n + 1 < len; i++, n++)
-			buf[n] = o->name[i] == '-' ? '_' : (char)toupper((unsigned char)o->name[i]);
+			buf[n] = (char)(o->name[i] == '-' ? '_'
+							  : toupper((unsigned char)o->name[i]));
 		buf[n] = '\0';
 		return;
 	case SRC_FILE:
@@ -789,7 +790,8 @@ apply_env(struct parser *p, char *const envp[])
 		/* Upper case only, as documented: GRACEINIT_stop_signal is a typo, not a setting. */
 		for (i = 0; i < n && i + 1 < sizeof(name) && !islower((unsigned char)e[10 + i]);
 			i++)
-			name[i] = e[10 + i] == '_' ? '-' : (char)tolower((unsigned char)e[10 + i]);
+			name[i] =
+				(char)(e[10 + i] == '_' ? '-' : tolower((unsigned char)e[10 + i]));
 		name[i] = '\0';
 		if (i == n)
 			o = find_opt(name, n);

@@ -16,7 +16,7 @@
 #include "buf.h"
 #include "conf.h"
 
-#define CTL_BODY_MAX (1024 * 1024)
+#define CTL_BODY_MAX ((size_t)1024 * 1024)
 
 struct ctl {
 	const char *cmd;

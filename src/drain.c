@@ -194,7 +194,7 @@ act_deregistered(struct drain *d, enum drain_event ev, int64_t now)
 	if (min > latest)
 		min = latest;
 	d->dereg_deadline_ms = now > min ? now : min;
-	if (d->dereg_deadline_ms <= now)
+	if (min <= now)
 		return enter_stopping(d, now);
 	d->ops->arm(d->arg, d->dereg_deadline_ms);
 	return true;

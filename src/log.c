@@ -123,7 +123,7 @@ vlog(enum log_level level, const char *err, const char *fmt, va_list ap)
 		int saved = errno;                                                                 \
 		va_list ap;                                                                        \
 		va_start(ap, fmt);                                                                 \
-		vlog(level, with_errno ? strerror(saved) : NULL, fmt, ap);                         \
+		vlog(level, (with_errno) ? strerror(saved) : NULL, fmt, ap);                       \
 		va_end(ap);                                                                        \
 		errno = saved;                                                                     \
 	} while (0)

@@ -33,7 +33,7 @@ escape(const char *s, char *buf, size_t len)
 	for (; *s != '\0' && n + 3 < len; s++) {
 		if (*s == '\\' || *s == '"' || *s == '\n') {
 			buf[n++] = '\\';
-			buf[n++] = *s == '\n' ? 'n' : *s;
+			buf[n++] = (char)(*s == '\n' ? 'n' : *s);
 		} else {
 			buf[n++] = *s;
 		}

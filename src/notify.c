@@ -42,6 +42,7 @@ parent_of(pid_t pid)
 	if (n <= 0)
 		return -1; /* reaped while we read */
 	buf[n] = '\0';
+	/* NOLINTNEXTLINE(cert-err34-c): the kernel writes /proc/PID/stat, a pid fits a long */
 	if ((p = strrchr(buf, ')')) == NULL || sscanf(p + 1, " %*c %ld", &ppid) != 1)
 		return -1;
 	return (pid_t)ppid;
@@ -177,6 +178,7 @@ on_datagram(struct loop *loop, uint32_t events, void *arg)
 	char buf[NOTIFY_DATAGRAM_MAX];
 	union {
 		struct cmsghdr h;
+		/* cppcheck-suppress unusedStructMember ; it sizes the union, cmsg(3) */
 		char space[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int) * 8)];
 	} ctl;
 	struct iovec iov = { buf, sizeof(buf) };

@@ -59,14 +59,19 @@ static char *
 print(cJSON *o)
 {
 	char *s = o ? cJSON_PrintUnformatted(o) : NULL;
-	char *nl = NULL;
+	char *nl;
+	size_t len;
 
 	cJSON_Delete(o);
+	if (s == NULL)
+		return NULL;
 	/* A trailing newline, so `curl` output ends cleanly. */
-	if (s != NULL && (nl = realloc(s, strlen(s) + 2)) != NULL)
-		strcat(nl, "\n");
-	else
+	len = strlen(s);
+	if ((nl = realloc(s, len + 2)) == NULL) {
 		free(s);
+		return NULL;
+	}
+	memcpy(nl + len, "\n", 2);
 	return nl;
 }
 
