@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -31,7 +32,9 @@
 #define HTTP_CONN_PER_IP    256
 #define HTTP_IDLE_TIMEOUT_S 10
 #define HTTP_CONN_MEMORY    (32 * 1024)
-#define HTTP_RENDER_MAX     (256 * 1024)
+#define HTTP_RENDER_MAX     ((size_t)256 * 1024)
+/* Descriptors kept for the rest of graceinit: loop, signals, timers, API and webhook sockets. */
+#define HTTP_FD_RESERVE 32
 
 enum method {
 	M_GET = 1,
@@ -493,20 +496,39 @@ on_mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http: %s", msg);
 }
 
-/* Runs both daemons and points the timer at MHD's next timeout. */
+static unsigned int
+connections(struct MHD_Daemon *d)
+{
+	const union MHD_DaemonInfo *info =
+		MHD_get_daemon_info(d, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+
+	return info != NULL ? info->num_connections : 0;
+}
+
+/*
+ * Runs both daemons and points the timer at MHD's next timeout, or at once when a daemon closed
+ * connections: at its connection limit MHD takes the listening socket out of its epoll set, and
+ * puts it back only at the start of a later MHD_run. Were that close the last event, nothing
+ * would wake MHD again and the endpoints would never accept another connection. A timer, not
+ * a loop here: signals and children keep their turn while a backlog of connections drains.
+ */
 static void
 run(struct http *h)
 {
 	struct http_listener *ls[2] = { &h->tcp, &h->ctl };
 	MHD_UNSIGNED_LONG_LONG ms;
+	unsigned int before;
 	int64_t next = -1;
 	int i;
 
 	for (i = 0; i < 2; i++) {
 		if (ls[i]->daemon == NULL)
 			continue;
+		before = connections(ls[i]->daemon);
 		MHD_run(ls[i]->daemon);
-		if (MHD_get_timeout(ls[i]->daemon, &ms) == MHD_YES &&
+		if (connections(ls[i]->daemon) < before)
+			next = 0;
+		else if (MHD_get_timeout(ls[i]->daemon, &ms) == MHD_YES &&
 			(next < 0 || (int64_t)ms < next))
 			next = (int64_t)ms;
 	}
@@ -533,10 +555,16 @@ on_timer(struct loop *loop, void *arg)
 	run(arg);
 }
 
+/*
+ * The kernel's queue of connections not yet accepted holds no more than MHD would: under a
+ * flood, what waits there is often already dead (a partial request, then the client gone), and
+ * MHD, reading it once on accept, keeps it until the idle timeout. A short queue is what lets a
+ * kubelet probe in again within that timeout.
+ */
 static int
-listen_fd(int fd, const char *what)
+listen_fd(int fd, const char *what, unsigned int limit)
 {
-	if (listen(fd, 128) < 0) {
+	if (listen(fd, limit < 128 ? (int)limit : 128) < 0) {
 		log_warn("%s: listen", what);
 		close(fd);
 		return -1;
@@ -546,7 +574,7 @@ listen_fd(int fd, const char *what)
 
 /* A listening TCP socket for HOST:PORT, [V6]:PORT or :PORT (every address, v6 and v4). */
 static int
-tcp_socket(const char *addr)
+tcp_socket(const char *addr, unsigned int limit)
 {
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE };
 	struct addrinfo *res = NULL, *ai;
@@ -584,7 +612,7 @@ tcp_socket(const char *addr)
 		log_warn("--http %s: cannot listen", addr);
 		return -1;
 	}
-	return listen_fd(fd, addr);
+	return listen_fd(fd, addr, limit);
 }
 
 /* Nobody answers on a socket file left by an earlier run. */
@@ -603,7 +631,7 @@ stale(const struct sockaddr_un *sa, socklen_t len)
 
 /* A listening unix socket; "@name" is in the abstract namespace (no file, see unix(7)). */
 static int
-unix_socket(const char *path)
+unix_socket(const char *path, unsigned int limit)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	size_t n = strlen(path);
@@ -621,19 +649,44 @@ unix_socket(const char *path)
 		return -1;
 	}
 	if (bind(fd, (struct sockaddr *)&sa, len) == 0)
-		return listen_fd(fd, path);
+		return listen_fd(fd, path, limit);
 	if (errno == EADDRINUSE && path[0] != '@' && stale(&sa, len)) {
 		unlink(path);
 		if (bind(fd, (struct sockaddr *)&sa, len) == 0)
-			return listen_fd(fd, path);
+			return listen_fd(fd, path, limit);
 	}
 	log_warn("--control-socket %s: cannot listen; continuing without it", path);
 	close(fd);
 	return -1;
 }
 
+/*
+ * Connections per listener: HTTP_CONN_MAX, or fewer when RLIMIT_NOFILE would run out first.
+ * MHD handles EMFILE at its first connection by retrying accept() on every turn of the loop
+ * (a busy loop in PID 1); within its own limit it stops accepting and starts again cleanly.
+ */
+static unsigned int
+conn_limit(void)
+{
+	struct rlimit rl;
+	rlim_t spare;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		return HTTP_CONN_MAX;
+	spare = rl.rlim_cur > HTTP_FD_RESERVE ? (rl.rlim_cur - HTTP_FD_RESERVE) / 2 : 0;
+	if (spare >= HTTP_CONN_MAX)
+		return HTTP_CONN_MAX;
+	if (spare < 1)
+		spare = 1;
+	log_warnx("the open file limit (RLIMIT_NOFILE) is %llu: at most %u HTTP connections per "
+		  "listener",
+		(unsigned long long)rl.rlim_cur, (unsigned int)spare);
+	return (unsigned int)spare;
+}
+
 static int
-start_listener(struct http *h, struct http_listener *l, int fd, bool local, const char *name)
+start_listener(struct http *h, struct http_listener *l, int fd, bool local, const char *name,
+	unsigned int limit)
 {
 	const union MHD_DaemonInfo *info;
 
@@ -642,12 +695,12 @@ start_listener(struct http *h, struct http_listener *l, int fd, bool local, cons
 	l->name = name;
 	l->daemon = MHD_start_daemon(MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
 		0, NULL, NULL, on_request, l, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
-		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned int)HTTP_CONN_MAX, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned int)(local ? 0 : HTTP_CONN_PER_IP), MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned int)HTTP_IDLE_TIMEOUT_S, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		(size_t)HTTP_CONN_MEMORY, MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
-		MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_END);
+		MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, limit,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned int)(local ? 0 : HTTP_CONN_PER_IP),
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_IDLE_TIMEOUT_S,
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONN_MEMORY,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1,
+		MHD_OPTION_END);
 	if (l->daemon == NULL) {
 		log_warnx("%s: cannot start the HTTP server", name);
 		close(fd);
@@ -667,6 +720,7 @@ int
 http_start(struct http *h, struct loop *loop, const struct http_app *app)
 {
 	const struct conf *c = app->conf;
+	unsigned int limit = c->http != NULL || c->control_socket != NULL ? conn_limit() : 0;
 	int fd;
 
 	memset(h, 0, sizeof(*h));
@@ -674,13 +728,13 @@ http_start(struct http *h, struct loop *loop, const struct http_app *app)
 	h->app = *app;
 	loop_timer_init(&h->timer, on_timer, h);
 	if (c->http != NULL) {
-		if ((fd = tcp_socket(c->http)) < 0 ||
-			start_listener(h, &h->tcp, fd, false, c->http) < 0)
+		if ((fd = tcp_socket(c->http, limit)) < 0 ||
+			start_listener(h, &h->tcp, fd, false, c->http, limit) < 0)
 			return -1;
 	}
 	/* The control socket is a convenience: failing to create it never stops graceinit. */
-	if (c->control_socket != NULL && (fd = unix_socket(c->control_socket)) >= 0)
-		start_listener(h, &h->ctl, fd, true, c->control_socket);
+	if (c->control_socket != NULL && (fd = unix_socket(c->control_socket, limit)) >= 0)
+		start_listener(h, &h->ctl, fd, true, c->control_socket, limit);
 	return 0;
 }
 
