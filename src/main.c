@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/types.h>
 #include <time.h>
@@ -419,10 +420,59 @@ start(struct app *app)
 }
 
 /* Starts the command; 0, or -1 with the exit status in *code. */
+/* graceinit's secrets, when its environment holds them: never passed on to the child. */
+static const char *const secret_env[] = {
+	"GRACEINIT_CONTROL_TOKEN=",
+	"GRACEINIT_DEREGISTER_HEADER=",
+};
+
+static bool
+is_secret(const char *var)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(secret_env) / sizeof(secret_env[0]); i++)
+		if (strncmp(var, secret_env[i], strlen(secret_env[i])) == 0)
+			return true;
+	return false;
+}
+
+/* envp without the secrets: a malloc'd array of envp's strings, or NULL (logged). */
+static char **
+without_secrets(char *const envp[])
+{
+	size_t n = 0, i, j = 0;
+	char **env;
+
+	while (envp[n] != NULL)
+		n++;
+	if ((env = calloc(n + 1, sizeof(*env))) == NULL) {
+		log_warn("calloc");
+		return NULL;
+	}
+	for (i = 0; i < n; i++)
+		if (!is_secret(envp[i]))
+			env[j++] = envp[i];
+	return env;
+}
+
+/*
+ * The app runs as graceinit's user: with a secret configured, graceinit's memory and its
+ * /proc/1/environ are kept from it (and from anyone but root with CAP_SYS_PTRACE), prctl(2).
+ * The child is dumpable again after its execve.
+ */
+static void
+guard_secrets(const struct conf *c)
+{
+	if ((c->control_token != NULL || c->deregister_headers.n > 0) &&
+		prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		log_warn("prctl(PR_SET_DUMPABLE)");
+}
+
 static int
 spawn(struct app *app, char *const envp[], int *code)
 {
-	char **env;
+	char **base, **env;
 	int rc;
 
 	if (app->conf.sidecar) {
@@ -430,14 +480,20 @@ spawn(struct app *app, char *const envp[], int *code)
 			"sidecar: no command");
 		return 0;
 	}
-	env = app->conf.notify ? notify_env(&app->notify, envp) : (char **)envp;
+	if ((base = without_secrets(envp)) == NULL) {
+		*code = 1;
+		return -1;
+	}
+	env = app->conf.notify ? notify_env(&app->notify, base) : base;
 	if (env == NULL) {
+		free(base);
 		*code = 1;
 		return -1;
 	}
 	rc = child_spawn(&app->child, app->conf.argv, env, &app->sigorig, code);
-	if (env != envp)
+	if (env != base)
 		free(env);
+	free(base);
 	if (rc < 0)
 		return -1;
 	ready_set(&app->ready, app->started_check, true, loop_now_ms(), "pid %d",
@@ -495,6 +551,7 @@ main(int argc, char *argv[], char *envp[])
 		break;
 	}
 	log_init(app.conf.log_level, app.conf.log_format);
+	guard_secrets(&app.conf);
 	if (start(&app) < 0) {
 		code = 2;
 	} else if (spawn(&app, envp, &code) == 0) {

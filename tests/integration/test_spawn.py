@@ -119,6 +119,35 @@ class SpawnTest(harness.TestCase):
                 self.assertEqual(run.wait(10), 0)
                 self.assertEqual(run.stdout(), "it value")
 
+    def test_secrets_are_not_passed_on(self):
+        # The control token and the webhook headers are graceinit's: the app never sees them
+        # in its environment; every other variable, GRACEINIT_* included, is passed on.
+        env = {"GRACEINIT_CONTROL_TOKEN": "s3cret", "IT_VARIABLE": "it value",
+               "GRACEINIT_DEREGISTER_HEADER": "X-Key: s3cret", "GRACEINIT_LOG_LEVEL": "warn"}
+        script = 'env | grep -c s3cret; printf "%s|%s" "$IT_VARIABLE" "$GRACEINIT_LOG_LEVEL"'
+        for mode, pid1 in MODES:
+            with self.subTest(mode):
+                run = self.start(["--http", "off", "--control-socket", "off"],
+                                 ["/bin/sh", "-c", script], pid1=pid1, env=env)
+                self.assertEqual(run.wait(10), 0, run.stderr())
+                self.assertEqual(run.stdout(), "0\nit value|warn")
+
+    def test_secrets_keep_graceinit_unreadable_to_the_app(self):
+        # graceinit and the app as the same unprivileged user, as in a pod: with a token,
+        # the app cannot read graceinit's environment (PR_SET_DUMPABLE 0); without one,
+        # nothing changes.
+        script = ('if cat /proc/1/environ >/dev/null 2>&1; then echo readable; '
+                  'else echo denied; fi')
+        for token, expected in ((True, "denied"), (False, "readable")):
+            with self.subTest(token=token):
+                args = ["--reuid=65534", "--regid=65534", "--clear-groups", harness.GRACEINIT,
+                        "--http", "off", "--control-socket", "off", "--",
+                        "/bin/sh", "-c", script]
+                env = {"GRACEINIT_CONTROL_TOKEN": "s3cret"} if token else {}
+                run = harness.Run(self, args, binary="/usr/bin/setpriv", env=env)
+                self.assertEqual(run.wait(10), 0, run.stderr())
+                self.assertEqual(run.stdout().strip(), expected)
+
     def test_command_is_looked_up_in_path(self):
         env = {"PATH": "%s:/usr/bin:/bin" % harness.HELPERS_DIR}
         for mode, pid1 in MODES:
