@@ -482,6 +482,9 @@ on_completed(
 	*ctx = NULL;
 }
 
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
 static void
 on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -750,7 +753,11 @@ http_release(struct http *h)
 		h->answering++;
 		MHD_resume_connection(r->conn);
 	}
-	run(h);
+	/*
+	 * Not run() here: the drain may have been started by /prestop or /drain, from inside
+	 * MHD's own request callback, and MHD_run must never be entered again from there.
+	 */
+	loop_timer_at(h->loop, &h->timer, loop_now_ms());
 }
 
 bool

@@ -170,7 +170,7 @@ apply_slice(
 	const char *name = string_at(meta, "name");
 	bool listed = false, ready = false;
 
-	if (name == NULL || strlen(name) > 253)
+	if (name == NULL || *name == '\0' || strlen(name) > 253)
 		return fail(err, errlen, "an EndpointSlice without a valid metadata.name");
 	/* "endpoints" is absent or null when a slice is empty. */
 	if (eps != NULL && !cJSON_IsNull(eps) && !cJSON_IsArray(eps))

@@ -101,6 +101,9 @@ log_render(char *buf, size_t len, enum log_format format, enum log_level level, 
 	return (int)off + 2;
 }
 
+static void vlog(enum log_level level, const char *err, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
+
 static void
 vlog(enum log_level level, const char *err, const char *fmt, va_list ap)
 {

@@ -41,14 +41,17 @@ on_timerfd(struct loop *loop, uint32_t events, void *arg)
 	loop->armed_ms = -1;
 	/*
 	 * Run expired timers one at a time, earliest first: a callback may arm or cancel any
-	 * timer, or stop the loop.
+	 * timer, or stop the loop. Only those armed before this round: one armed again by its
+	 * own callback, already due (libmicrohttpd asks for 0 ms while a client streams a body),
+	 * waits for the next turn of the loop, after signals and children have had theirs.
 	 */
+	loop->round++;
 	while (loop->running) {
 		struct loop_timer **first = NULL;
 
 		now = loop_now_ms();
 		for (tp = &loop->timers; (t = *tp) != NULL; tp = &t->next)
-			if (t->deadline_ms <= now &&
+			if (t->deadline_ms <= now && t->round != loop->round &&
 				(first == NULL || t->deadline_ms < (*first)->deadline_ms))
 				first = tp;
 		if (first == NULL)
@@ -168,6 +171,7 @@ loop_timer_at(struct loop *loop, struct loop_timer *timer, int64_t deadline_ms)
 {
 	loop_timer_cancel(loop, timer);
 	timer->deadline_ms = deadline_ms < 0 ? 0 : deadline_ms;
+	timer->round = loop->round;
 	timer->next = loop->timers;
 	loop->timers = timer;
 }

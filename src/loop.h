@@ -25,6 +25,7 @@ struct loop_timer {
 	loop_timer_cb *cb;
 	void *arg;
 	struct loop_timer *next;
+	uint64_t round; /* the loop's timer round when it was armed */
 };
 
 struct loop {
@@ -33,6 +34,7 @@ struct loop {
 	struct loop_io timer_io;
 	struct loop_timer *timers; /* armed timers, unsorted: there are only a few */
 	int64_t armed_ms;          /* what the timerfd is set to, -1 when disarmed */
+	uint64_t round;            /* rounds of expired timers run so far */
 	bool running;
 	int status;
 };

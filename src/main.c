@@ -88,11 +88,16 @@ on_finish_timer(struct loop *loop, void *arg)
 	finish(app, app->exit_code);
 }
 
+/*
+ * From the next turn of the loop: the drain may be releasing /prestop answers in the same
+ * turn (a sidecar finishes as its deregistration ends), and they must be counted first.
+ */
 static void
 start_finish(struct app *app, int code)
 {
+	app->exit_code = code;
 	app->finish_deadline_ms = loop_now_ms() + FINISH_WAIT_MS;
-	finish(app, code);
+	loop_timer_at(&app->loop, &app->finish_timer, loop_now_ms());
 }
 
 static void
