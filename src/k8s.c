@@ -20,8 +20,8 @@
 #include "log.h"
 
 #define K8S_PAGE_LIMIT      500
-#define K8S_BODY_MAX        (32 * 1024 * 1024)
-#define K8S_LINE_MAX        (8 * 1024 * 1024)
+#define K8S_BODY_MAX        ((size_t)32 * 1024 * 1024)
+#define K8S_LINE_MAX        ((size_t)8 * 1024 * 1024)
 #define K8S_TOKEN_MAX       (64 * 1024)
 #define K8S_WATCH_TIMEOUT_S 290
 #define K8S_BACKOFF_MIN_MS  500
@@ -170,18 +170,34 @@ on_line(struct k8s *k, const char *line, size_t len)
 	return 0;
 }
 
-static size_t
-on_data(char *data, size_t size, size_t n, void *arg)
+size_t
+k8s_feed(struct k8s *k, const char *data, size_t len)
 {
-	struct k8s *k = arg;
-	size_t len = size * n, i, start = 0;
+	size_t i, start = 0;
 
+	/*
+	 * No JSON text has a NUL byte, and "%.*s" would stop at one, so that what is kept would
+	 * depend on where the chunks end: the answer is broken.
+	 */
 	if (k->listing) {
+		if (memchr(data, '\0', len) != NULL) {
+			log_warnx("endpoints: list: a NUL byte in the answer");
+			return 0;
+		}
 		buf_printf(&k->body, "%.*s", (int)len, data);
 		return k->body.overflow ? 0 : len;
 	}
 	/* Lines may be split anywhere across chunks: keep the partial one. */
 	for (i = 0; i < len; i++) {
+		if (data[i] == '\0') {
+			/* A line already too long says so first, wherever the chunks end. */
+			buf_printf(&k->line, "%.*s", (int)(i - start), data + start);
+			if (!k->line.overflow) {
+				log_warnx("endpoints: watch: a NUL byte; listing again");
+				k->relist = true;
+			}
+			return 0;
+		}
 		if (data[i] != '\n')
 			continue;
 		buf_printf(&k->line, "%.*s", (int)(i - start), data + start);
@@ -194,9 +210,17 @@ on_data(char *data, size_t size, size_t n, void *arg)
 	return k->line.overflow ? 0 : len;
 }
 
+static size_t
+on_data(char *data, /* NOLINT(readability-non-const-parameter): curl_write_callback type */
+	size_t size, size_t n, void *arg)
+{
+	return k8s_feed(arg, data, size * n);
+}
+
 /* The end of a response's headers: a watch answered 200 is live from now on. */
 static size_t
-on_header(char *data, size_t size, size_t n, void *arg)
+on_header(char *data, /* NOLINT(readability-non-const-parameter): curl_write_callback type */
+	size_t size, size_t n, void *arg)
 {
 	struct k8s *k = arg;
 	long code = 0;
@@ -377,7 +401,7 @@ make_selector(struct k8s *k, const struct conf *c)
 			sel + off, sizeof(sel) - off, "%s%s", i ? "," : "", c->services.v[i]);
 	if (off + 2 > sizeof(sel))
 		return -1;
-	strcat(sel, ")");
+	memcpy(sel + off, ")", 2);
 	if ((esc = curl_easy_escape(k->easy, sel, 0)) == NULL)
 		return -1;
 	snprintf(k->selector, sizeof(k->selector), "&labelSelector=%s", esc);

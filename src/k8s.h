@@ -72,5 +72,10 @@ void k8s_stop(struct k8s *k);
 /* The view is current: the pod's readiness in the slices can be trusted. */
 bool k8s_healthy(const struct k8s *k);
 const char *k8s_state_name(enum k8s_state s);
+/*
+ * One chunk of a response body, as curl's write callback gets it: a list page is kept whole, a
+ * watch stream is cut into lines wherever the chunks end. len, or 0 to abort the transfer.
+ */
+size_t k8s_feed(struct k8s *k, const char *data, size_t len);
 
 #endif
