@@ -38,7 +38,8 @@ struct tt {
 	struct tt *arm_next; /* armed by this one's callback, delay_ms later */
 	struct tt *cancel;   /* cancelled by this one's callback */
 	int64_t delay_ms;
-	int repeat; /* re-arms itself this many times */
+	int repeat;  /* re-arms itself this many times */
+	int poke_fd; /* when >= 0, its first run writes a byte there */
 };
 
 /* The ids fired, in order, as the test expects them. */
@@ -78,6 +79,10 @@ on_timer(struct loop *loop, void *arg)
 		loop_timer_cancel(loop, &t->cancel->timer);
 	if (t->arm_next != NULL)
 		loop_timer_at(loop, &t->arm_next->timer, loop_now_ms() + t->delay_ms);
+	if (t->poke_fd >= 0) {
+		assert_int_equal(write(t->poke_fd, "x", 1), 1);
+		t->poke_fd = -1;
+	}
 	if (t->repeat > 0) {
 		t->repeat--;
 		loop_timer_at(loop, &t->timer, loop_now_ms() + t->delay_ms);
@@ -91,6 +96,7 @@ tt_init(struct tt *t, struct record *rec, int id)
 	memset(t, 0, sizeof(*t));
 	t->rec = rec;
 	t->id = id;
+	t->poke_fd = -1;
 	loop_timer_init(&t->timer, on_timer, t);
 }
 
@@ -350,7 +356,7 @@ test_timer_armed_from_callback(void **state)
 	assert_true(rec.at_ms[1] >= rec.at_ms[0] + 15);
 }
 
-/* A callback arming a timer that is already due: it runs in the same pass. */
+/* A callback arming a timer that is already due: it runs, on the next turn of the loop. */
 static void
 test_timer_armed_due_from_callback(void **state)
 {
@@ -445,6 +451,39 @@ tio_close(struct tio *t)
 {
 	close(t->fds[0]);
 	close(t->fds[1]);
+}
+
+/*
+ * A timer that its own callback keeps re-arming, already due (libmicrohttpd asks for 0 ms
+ * while a client streams a body), must not keep the loop from its fds: a readable pipe gets
+ * its turn after at most one more run of the timer (epoll reports both at once).
+ */
+static void
+test_timer_due_again_lets_fds_in(void **state)
+{
+	struct loop *loop = *state;
+	struct record rec = { .stop_after = 4, .stop_status = 0 };
+	struct tt a;
+	struct tio p;
+	int i, pipe_at = -1;
+
+	tt_init(&a, &rec, 1);
+	a.repeat = MAX_FIRED;
+	a.delay_ms = -1000;
+	tio_open(&p, &rec, 2);
+	assert_int_equal(loop_io_add(loop, &p.io, p.fds[0], EPOLLIN, on_io, &p), 0);
+	/* The pipe becomes readable while the timer runs, not before. */
+	a.poke_fd = p.fds[1];
+	loop_timer_at(loop, &a.timer, loop_now_ms());
+	assert_int_equal(loop_run(loop), 0);
+	for (i = 0; i < rec.n && pipe_at < 0; i++)
+		if (rec.fired[i] == 2)
+			pipe_at = i;
+	if (pipe_at < 1 || pipe_at > 2)
+		fail_msg("the pipe's callback came at position %d of %d", pipe_at, rec.n);
+	loop_timer_cancel(loop, &a.timer);
+	loop_io_del(loop, &p.io);
+	tio_close(&p);
 }
 
 static void
@@ -620,6 +659,7 @@ main(void)
 		LOOP_TEST(test_timer_armed_due_from_callback),
 		LOOP_TEST(test_timer_rearms_itself),
 		LOOP_TEST(test_stop_status),
+		LOOP_TEST(test_timer_due_again_lets_fds_in),
 		LOOP_TEST(test_io_pipe),
 		LOOP_TEST(test_io_and_timer),
 		LOOP_TEST(test_io_mod),
