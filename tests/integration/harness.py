@@ -6,13 +6,19 @@ its pid as seen from outside the namespace, reading /proc, waiting for a conditi
 deadline (never sleep-and-hope), and killing every process a test started when it ends.
 
 Environment: GRACEINIT_BIN, the binary under test; HELPERS_DIR, the directory of the C helpers
-(tests/helpers/). Python standard library only.
+(tests/helpers/). GRACEINIT_WRAPPER (optional): a command put in front of every graceinit
+command line (graceinit_argv), e.g. `.ci/valgrind --wrap LOGDIR`, which execs valgrind; inside
+the PID namespace, so that the wrapper's process is PID 1 (valgrind runs its guest in its own
+process). Tests that cannot work under it say so with skip_if_wrapped.
+GRACEINIT_TIME_SCALE (optional, default 1): every deadline of a wait is multiplied by it, for a
+wrapper that makes graceinit slower. Python standard library only.
 """
 
 import ctypes
 import os
 import re
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -23,6 +29,8 @@ import unittest
 GRACEINIT = os.environ.get("GRACEINIT_BIN", "")
 HELPERS_DIR = os.environ.get("HELPERS_DIR", "")
 UNSHARE = shutil.which("unshare") or "/usr/bin/unshare"
+WRAPPER = shlex.split(os.environ.get("GRACEINIT_WRAPPER", ""))
+TIME_SCALE = float(os.environ.get("GRACEINIT_TIME_SCALE") or 1)
 
 # Polling step: short, so that tests are fast; every wait has a deadline.
 STEP = 0.005
@@ -37,9 +45,15 @@ PR_SET_CHILD_SUBREAPER = 36
 # Waiting
 
 
+def scaled(timeout):
+    """A deadline in seconds, times GRACEINIT_TIME_SCALE."""
+    return timeout * TIME_SCALE
+
+
 def wait_until(predicate, timeout, what, step=STEP):
     """Polls predicate() every step seconds until it returns a true value, which is returned.
-    Fails the test with `what` when timeout seconds pass first."""
+    Fails the test with `what` when timeout seconds (scaled) pass first."""
+    timeout = scaled(timeout)
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -105,12 +119,31 @@ def takes_sigterm(pid, comm):
     """True when pid runs the program comm (it has exec'd) and blocks or catches SIGTERM: then
     a SIGTERM sent to it is not lost even when it is the init of a PID namespace. (Before the
     exec, unshare's child blocks SIGTERM for a moment too: a signal sent then is dropped when it
-    unblocks it.)"""
+    unblocks it.) Under GRACEINIT_WRAPPER, the process is the wrapper's (valgrind's comm and
+    masks, not graceinit's): it takes SIGTERM once graceinit has opened its signalfd, which it
+    does after blocking its signals."""
+    if WRAPPER:
+        return has_signalfd(pid)
     status = proc_status(pid)
     if status is None or status["Name"] != comm[:15]:
         return False
     bit = 1 << (signal.SIGTERM - 1)
     return bool((int(status["SigBlk"], 16) | int(status["SigCgt"], 16)) & bit)
+
+
+def has_signalfd(pid):
+    """True when pid holds a signalfd."""
+    try:
+        fds = os.listdir("/proc/%d/fd" % pid)
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    for fd in fds:
+        try:
+            if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == "anon_inode:[signalfd]":
+                return True
+        except OSError:
+            pass
+    return False
 
 
 def mask_to_set(mask):
@@ -228,6 +261,18 @@ def signame(signo):
         return "signal %d" % signo
 
 
+def skip_if_wrapped(reason):
+    """Skips a test (or a class) when GRACEINIT_WRAPPER is set: what it checks is the
+    wrapper's (valgrind's), not graceinit's. reason says why."""
+    return unittest.skipIf(bool(WRAPPER), "under GRACEINIT_WRAPPER: " + reason)
+
+
+def graceinit_argv(args=()):
+    """The command line that runs graceinit with args: GRACEINIT_WRAPPER's words, if any, then
+    GRACEINIT_BIN. Every test that runs graceinit builds its command line here."""
+    return WRAPPER + [GRACEINIT] + list(args)
+
+
 def exit_status(returncode):
     """A Popen returncode as a shell reports it: 128+N for death by signal N."""
     return 128 - returncode if returncode < 0 else returncode
@@ -250,8 +295,8 @@ class Run:
                  binary=None, wrapper=()):
         self.case = case
         self.pid1 = pid1
+        argv = [binary] + list(args) if binary else graceinit_argv(args)
         binary = binary or GRACEINIT
-        argv = [binary] + list(args)
         if pid1:
             argv = [UNSHARE, "--pid", "--fork", "--mount-proc", "--"] + argv
         # A wrapper (e.g. sh -c '...; exec "$@"' sh) must exec what follows it.
@@ -344,7 +389,9 @@ class Run:
                                  % (exit_status(self.popen.returncode), when, self.stderr()))
 
     def wait(self, timeout):
-        """graceinit's exit status (as a shell reports it); fails the test after timeout s."""
+        """graceinit's exit status (as a shell reports it); fails the test after timeout s
+        (scaled)."""
+        timeout = scaled(timeout)
         if self._pidfd is not None:
             ready, _, _ = select.select([self._pidfd], [], [], max(timeout, 0))
             if not ready:
@@ -361,7 +408,9 @@ class Run:
                              % (timeout, tree or "none", self.stderr()))
 
     def exited_within(self, timeout):
-        """The exit status if graceinit exits within timeout s, else None (no failure)."""
+        """The exit status if graceinit exits within timeout s (scaled), else None (no
+        failure)."""
+        timeout = scaled(timeout)
         if self._pidfd is not None:
             ready, _, _ = select.select([self._pidfd], [], [], max(timeout, 0))
             return self.wait(1) if ready else None

@@ -309,7 +309,8 @@ class NetRun(harness.Run):
 
     def ctl(self, args, timeout=10, env=None):
         """graceinit ARGS (a client command) run in the namespace: a CompletedProcess."""
-        return self.net.run([harness.GRACEINIT] + list(args), timeout=timeout, env=env)
+        return self.net.run(harness.graceinit_argv(args), timeout=harness.scaled(timeout),
+                            env=env)
 
 
 # ---------------------------------------------------------------------------------------------

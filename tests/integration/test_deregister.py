@@ -46,6 +46,7 @@ class DeregisterTest(podhelp.TestCase):
 
     # -- webhooks -------------------------------------------------------------------------------
 
+    @harness.skip_if_wrapped("a 150 ms timing window")
     def test_webhook_called_once_at_the_drain_start(self):
         pod = self.pod_net()
         hook = self.hook_server(pod, codes=(200,), delay=0.4)
@@ -79,6 +80,7 @@ class DeregisterTest(podhelp.TestCase):
         self.assertEqual(run.log_count("answered 200 after 1 attempt"), 1, run.stderr())
         self.assertNotIn("s3cr3t", run.stderr(), "the header's secret is not logged")
 
+    @harness.skip_if_wrapped("a 150 ms timing window")
     def test_webhook_post_from_prestop(self):
         # The method and path as given, a POST with an empty body; /prestop answers once the
         # registry did.
@@ -266,6 +268,7 @@ class DeregisterTest(podhelp.TestCase):
         stop = rec.wait_signal(TERM, 5) - tm
         self.assert_window(stop, 0, POLL + SLACK, "the stop signal after the IPv6 closes")
 
+    @harness.skip_if_wrapped("a 150 ms timing window")
     def test_webhooks_then_connections(self):
         # Connections are waited for after the webhooks: a connection closed while the
         # registry has not answered yet does not end anything by itself.

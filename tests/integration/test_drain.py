@@ -313,7 +313,7 @@ class DrainTest(khelp.TestCase):
 
     def test_plan(self):
         def plan(*args):
-            return subprocess.run([harness.GRACEINIT, "plan"] + list(args),
+            return subprocess.run(harness.graceinit_argv(["plan"] + list(args)),
                                           capture_output=True, text=True, timeout=10,
                                           env=harness.clean_env())
 

@@ -272,6 +272,7 @@ class EndpointsTest(podhelp.TestCase):
         self.assertEqual(len(srv.requests()), count, srv.requests()[count:])
         self.assertEqual(srv.watches()[0].request.id, watch.id, "the same watch all along")
 
+    @harness.skip_if_wrapped("its VmHWM bound is valgrind's")
     def test_paging_2000_slices(self):
         names = []
 
@@ -584,12 +585,15 @@ class EndpointsTest(podhelp.TestCase):
         sched.wait(5)
         self.assert_stop_after(rec, sched.ran_at, MARGIN, "the flip after a 50 MB %s" % verb)
 
+    @harness.skip_if_wrapped("its VmHWM and /livez latency bounds are valgrind's")
     def test_huge_watch_line(self):
         self.huge("watch", "huge", "an event is too large")
 
+    @harness.skip_if_wrapped("its VmHWM and /livez latency bounds are valgrind's")
     def test_huge_watch_line_without_newline(self):
         self.huge("watch", "huge_nonl", "an event is too large")
 
+    @harness.skip_if_wrapped("its VmHWM and /livez latency bounds are valgrind's")
     def test_huge_list(self):
         self.huge("list", "huge", "the answer is too large")
 

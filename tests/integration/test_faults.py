@@ -464,6 +464,8 @@ class FaultsTest(FaultCase):
         self.assertEqual(len(orphans), 100)
         return run
 
+    @harness.skip_if_wrapped("valgrind keeps file descriptors of its own under "
+                             "RLIMIT_NOFILE, and the CPU time is valgrind's")
     def test_out_of_file_descriptors(self):
         # RLIMIT_NOFILE 40 for graceinit and its child, 150 connections held. graceinit
         # sizes its HTTP connection limit to the descriptors it has (it says so), so the
@@ -503,6 +505,8 @@ class FaultsTest(FaultCase):
         for s in socks:
             s.close()
 
+    @harness.skip_if_wrapped("valgrind keeps file descriptors of its own under "
+                             "RLIMIT_NOFILE, and the CPU time is valgrind's")
     def test_endpoints_answer_again_after_running_out_of_descriptors(self):
         # The HTTP side degrades while the descriptors are short, and must come back once the
         # clients have gone: the kubelet's probes and preStop hook need it. The connections

@@ -69,6 +69,8 @@ class SidecarTest(podhelp.TestCase):
         self.assertIsNone(run.poll(), "the sidecar left before its SIGTERM")
         self.term_exits_promptly(run)
 
+    @harness.skip_if_wrapped("the timing window includes the start-up of the client "
+                             "command, seconds under valgrind")
     def test_exec_hook_prestop_client(self):
         # `graceinit prestop` run as another process in the pod (an exec preStop hook) over
         # the control socket @graceinit.
@@ -76,7 +78,7 @@ class SidecarTest(podhelp.TestCase):
         run = self.sidecar(pod, ["--drain-delay", "800ms"])
         allowed = self.exit_allowance(run)  # the client's own start and exit
         started = time.monotonic()
-        out = pod.run([harness.GRACEINIT, "prestop"], timeout=10)
+        out = pod.run(harness.graceinit_argv(["prestop"]), timeout=10)
         took = time.monotonic() - started
         self.assertEqual(out.returncode, 0, out)
         self.assert_window(took, 0.8, 0.8 + allowed, "graceinit prestop")
