@@ -108,8 +108,10 @@ failed(struct k8s *k, enum k8s_state state, const char *fmt, ...)
 	va_end(ap);
 	k->failures++;
 	if (!k->error_logged)
-		log_warnx("endpoints: %s; until the API answers, a drain waits --drain-delay "
-			  "instead of confirming deregistration",
+		log_warnx(
+			"endpoints: %s; until the API answers, a drain waits --drain-delay "
+			"instead of confirming deregistration (a watch lost in mid-drain gets 2 s "
+			"to come back first)",
 			k->error);
 	k->error_logged = true;
 	k->state = state;
