@@ -75,6 +75,8 @@ on_timer(struct loop *loop, void *arg)
 	struct tt *t = arg;
 
 	assert_false(loop_timer_armed(&t->timer));
+	/* First: what it arms is then due delay_ms after the time recorded, however slow. */
+	record(loop, t->rec, t->id);
 	if (t->cancel != NULL)
 		loop_timer_cancel(loop, &t->cancel->timer);
 	if (t->arm_next != NULL)
@@ -87,7 +89,6 @@ on_timer(struct loop *loop, void *arg)
 		t->repeat--;
 		loop_timer_at(loop, &t->timer, loop_now_ms() + t->delay_ms);
 	}
-	record(loop, t->rec, t->id);
 }
 
 static void
