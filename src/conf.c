@@ -775,6 +775,29 @@ conf_getenv(char *const envp[], const char *name)
 	return NULL;
 }
 
+char **
+conf_env_without(char *const envp[], const char *const names[], size_t nnames, size_t room)
+{
+	size_t n = 0, i, j = 0, k;
+	char **env;
+
+	while (envp[n] != NULL)
+		n++;
+	if ((env = calloc(n + room + 1, sizeof(*env))) == NULL) {
+		log_warn("calloc");
+		return NULL;
+	}
+	for (i = 0; i < n; i++) {
+		for (k = 0; k < nnames; k++)
+			if (strncmp(envp[i], names[k], strlen(names[k])) == 0 &&
+				envp[i][strlen(names[k])] == '=')
+				break;
+		if (k == nnames)
+			env[j++] = envp[i];
+	}
+	return env;
+}
+
 static int
 apply_env(struct parser *p, char *const envp[])
 {

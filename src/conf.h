@@ -95,6 +95,11 @@ int conf_parse_duration(const char *s, int64_t *ms);
 bool conf_watches_endpoints(const struct conf *c);
 /* The value of name in envp, or NULL. */
 const char *conf_getenv(char *const envp[], const char *name);
+/*
+ * envp without the variables named (a malloc'd array of envp's strings, with room more NULL
+ * slots at the end to append to), or NULL (logged).
+ */
+char **conf_env_without(char *const envp[], const char *const names[], size_t nnames, size_t room);
 /* HOST:PORT, [V6]:PORT or :PORT as checked by conf_parse: copies the host, returns the port. */
 const char *conf_split_hostport(const char *hostport, char *host, size_t len);
 /* The shortest exact form: "0s", "250ms", "5s", "2m", "1h", "1500ms". */

@@ -65,27 +65,18 @@ struct app {
 #define FINISH_WAIT_MS 1000
 
 /*
- * Exits the loop with code, once the /prestop answers released by the end of the drain have
- * left (the kubelet would otherwise record a failed hook): a moment, bounded.
+ * Exits the loop with app->exit_code, once the /prestop answers released by the end of the
+ * drain have left (the kubelet would otherwise record a failed hook): a moment, bounded.
  */
-static void
-finish(struct app *app, int code)
-{
-	app->exit_code = code;
-	if (!http_answering(&app->http) || loop_now_ms() >= app->finish_deadline_ms) {
-		loop_stop(&app->loop, code);
-		return;
-	}
-	loop_timer_at(&app->loop, &app->finish_timer, loop_now_ms() + 10);
-}
-
 static void
 on_finish_timer(struct loop *loop, void *arg)
 {
 	struct app *app = arg;
 
-	(void)loop;
-	finish(app, app->exit_code);
+	if (!http_answering(&app->http) || loop_now_ms() >= app->finish_deadline_ms)
+		loop_stop(loop, app->exit_code);
+	else
+		loop_timer_at(loop, &app->finish_timer, loop_now_ms() + 10);
 }
 
 /*
@@ -424,42 +415,11 @@ start(struct app *app)
 	return http_start(&app->http, &app->loop, &api);
 }
 
-/* Starts the command; 0, or -1 with the exit status in *code. */
 /* graceinit's secrets, when its environment holds them: never passed on to the child. */
 static const char *const secret_env[] = {
-	"GRACEINIT_CONTROL_TOKEN=",
-	"GRACEINIT_DEREGISTER_HEADER=",
+	"GRACEINIT_CONTROL_TOKEN",
+	"GRACEINIT_DEREGISTER_HEADER",
 };
-
-static bool
-is_secret(const char *var)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(secret_env) / sizeof(secret_env[0]); i++)
-		if (strncmp(var, secret_env[i], strlen(secret_env[i])) == 0)
-			return true;
-	return false;
-}
-
-/* envp without the secrets: a malloc'd array of envp's strings, or NULL (logged). */
-static char **
-without_secrets(char *const envp[])
-{
-	size_t n = 0, i, j = 0;
-	char **env;
-
-	while (envp[n] != NULL)
-		n++;
-	if ((env = calloc(n + 1, sizeof(*env))) == NULL) {
-		log_warn("calloc");
-		return NULL;
-	}
-	for (i = 0; i < n; i++)
-		if (!is_secret(envp[i]))
-			env[j++] = envp[i];
-	return env;
-}
 
 /*
  * The app runs as graceinit's user: with a secret configured, graceinit's memory and its
@@ -474,6 +434,7 @@ guard_secrets(const struct conf *c)
 		log_warn("prctl(PR_SET_DUMPABLE)");
 }
 
+/* Starts the command; 0, or -1 with the exit status in *code. */
 static int
 spawn(struct app *app, char *const envp[], int *code)
 {
@@ -485,7 +446,8 @@ spawn(struct app *app, char *const envp[], int *code)
 			"sidecar: no command");
 		return 0;
 	}
-	if ((base = without_secrets(envp)) == NULL) {
+	base = conf_env_without(envp, secret_env, sizeof(secret_env) / sizeof(secret_env[0]), 0);
+	if (base == NULL) {
 		*code = 1;
 		return -1;
 	}

@@ -20,6 +20,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "conf.h"
 #include "log.h"
 
 #define NOTIFY_DATAGRAM_MAX 4096
@@ -290,23 +291,17 @@ notify_close(struct notify *n)
 char **
 notify_env(const struct notify *n, char *const envp[])
 {
-	size_t count = 0, i, j = 0;
-	char **env;
-
-	while (envp[count] != NULL)
-		count++;
-	if ((env = calloc(count + 3, sizeof(*env))) == NULL) {
-		log_warn("calloc");
-		return NULL;
-	}
 	/* What graceinit's own parent may have set is replaced, not passed on. */
-	for (i = 0; i < count; i++)
-		if (strncmp(envp[i], "NOTIFY_SOCKET=", 14) != 0 &&
-			strncmp(envp[i], "WATCHDOG_USEC=", 14) != 0 &&
-			strncmp(envp[i], "WATCHDOG_PID=", 13) != 0)
-			env[j++] = envp[i];
+	static const char *const ours[] = { "NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID" };
+	char **env = conf_env_without(envp, ours, sizeof(ours) / sizeof(ours[0]), 2);
+	size_t j = 0;
+
+	if (env == NULL)
+		return NULL;
+	while (env[j] != NULL)
+		j++;
 	env[j++] = (char *)n->env_socket;
 	if (n->watchdog_ms > 0)
-		env[j++] = (char *)n->env_watchdog;
+		env[j] = (char *)n->env_watchdog;
 	return env;
 }
