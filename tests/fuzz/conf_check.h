@@ -7,10 +7,38 @@
 
 #include <cjson/cJSON.h>
 #include <ctype.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "conf.h"
 #include "fuzz.h"
+#include "log.h"
 #include "plan.h"
+
+/* The --config file of the conf targets: a memfd, so that no other file is ever read. */
+struct fuzz_conf_file {
+	int fd; /* -1 until fuzz_conf_open */
+	char path[64];
+	FILE *devnull; /* where the plan is printed */
+};
+
+static inline void
+fuzz_conf_open(struct fuzz_conf_file *f)
+{
+	log_init(LOG_LEVEL_ERROR, LOG_FORMAT_TEXT);
+	if ((f->fd = memfd_create("graceinit-fuzz-config", MFD_CLOEXEC)) < 0)
+		abort();
+	snprintf(f->path, sizeof(f->path), "/proc/self/fd/%d", f->fd);
+	if ((f->devnull = fopen("/dev/null", "w")) == NULL)
+		abort();
+}
+
+static inline void
+fuzz_conf_write(const struct fuzz_conf_file *f, const void *data, size_t len)
+{
+	if (ftruncate(f->fd, 0) < 0 || pwrite(f->fd, data, len, 0) != (ssize_t)len)
+		abort();
+}
 
 static inline void
 fuzz_check_port(const char *port)

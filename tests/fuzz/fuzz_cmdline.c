@@ -5,29 +5,18 @@
  * of the --config file. Every config path named (--config X, --config=X, GRACEINIT_CONFIG=X)
  * is pointed at a memfd holding those bytes, so no other file is ever read.
  */
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include "conf_check.h"
-#include "log.h"
 
 #define MAX_STRINGS 512
 
-static int config_fd = -1;
-static char config_path[64];
-static FILE *devnull;
+static struct fuzz_conf_file file = { .fd = -1 };
 
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
-	log_init(LOG_LEVEL_ERROR, LOG_FORMAT_TEXT);
-	if ((config_fd = memfd_create("graceinit-fuzz-config", MFD_CLOEXEC)) < 0)
-		abort();
-	snprintf(config_path, sizeof(config_path), "/proc/self/fd/%d", config_fd);
-	if ((devnull = fopen("/dev/null", "w")) == NULL)
-		abort();
+	fuzz_conf_open(&file);
 	return 0;
 }
 
@@ -40,7 +29,7 @@ redirect(const char *s, const char *prefix, char **owned, size_t *nowned)
 
 	if (strncmp(s, prefix, n) != 0 || s[n] == '\0')
 		return (char *)s;
-	if (asprintf(&r, "%s%s", prefix, config_path) < 0)
+	if (asprintf(&r, "%s%s", prefix, file.path) < 0)
 		abort();
 	owned[(*nowned)++] = r;
 	return r;
@@ -58,7 +47,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct conf c;
 	enum conf_result r;
 
-	if (config_fd < 0)
+	if (file.fd < 0)
 		LLVMFuzzerInitialize(NULL, NULL);
 	argv[0] = "graceinit";
 	while (off < size && section < 2) {
@@ -83,18 +72,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	envp[envc] = NULL;
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-			argv[++i] = config_path;
+			argv[++i] = file.path;
 		else
 			argv[i] = redirect(argv[i], "--config=", owned, &nowned);
 	}
 	for (i = 0; i < envc; i++)
 		envp[i] = redirect(envp[i], "GRACEINIT_CONFIG=", owned, &nowned);
-	if (ftruncate(config_fd, 0) < 0 ||
-		pwrite(config_fd, config, config_len, 0) != (ssize_t)config_len)
-		abort();
+	fuzz_conf_write(&file, config, config_len);
 
 	r = conf_parse(&c, (int)argc, argv, envp, err, sizeof(err));
-	fuzz_check_conf(r, &c, err, devnull);
+	fuzz_check_conf(r, &c, err, file.devnull);
 	conf_free(&c);
 
 	for (i = 0; i < nowned; i++)

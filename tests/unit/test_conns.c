@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "buf.h"
 #include "conns.h"
 #include "log.h"
 #include "loop.h"
@@ -28,6 +29,7 @@
 
 #define PROC_DIR     FIXTURES_DIR "/proc/"
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define TEXT_MAX     ((size_t)64 << 20) /* what a test builds with buf_printf */
 
 #define HEADER4                                                                                    \
 	"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  "      \
@@ -56,12 +58,6 @@ struct fx {
 	char dir[256]; /* a temporary directory, or "" */
 	char *bufs[8];
 	int nbufs;
-};
-
-/* A growing string. */
-struct sb {
-	char *p;
-	size_t len, cap;
 };
 
 static int
@@ -104,33 +100,19 @@ keep(struct fx *fx, char *p)
 	return p;
 }
 
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sb *b, const char *fmt, ...)
+/* The text built in b (a test's own text: never near the limit). */
+static char *
+text_of(struct buf *b)
 {
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		assert_true(n >= 0);
-		if (b->p != NULL && b->len + (size_t)n < b->cap)
-			break;
-		b->cap = (b->cap + (size_t)n + 1) * 2;
-		b->p = realloc(b->p, b->cap);
-		assert_non_null(b->p);
-	}
-	b->len += (size_t)n;
+	assert_false(b->overflow);
+	return b->data;
 }
 
 static void
-sb_repeat(struct sb *b, char c, size_t n)
+text_repeat(struct buf *b, char c, size_t n)
 {
 	while (n-- > 0)
-		sb_printf(b, "%c", c);
+		buf_printf(b, "%c", c);
 }
 
 /* A fixture file, NUL-terminated. */
@@ -472,21 +454,21 @@ test_count_large_tables(void **state)
 {
 	struct fx *fx = *state;
 	const char *dir = tmpdir(fx);
-	struct sb t4 = { NULL, 0, 0 }, t6 = { NULL, 0, 0 };
+	struct buf t4 = { .max = TEXT_MAX }, t6 = { .max = TEXT_MAX };
 	long want8080 = 0, want9797 = 0;
 	int i;
 
-	sb_printf(&t4, HEADER4);
-	sb_printf(&t6, HEADER6);
+	buf_printf(&t4, HEADER4);
+	buf_printf(&t6, HEADER6);
 	for (i = 0; i < 3000; i++) {
 		static const char *const st[] = { "01", "06", "0A", "01", "08", "01", "03" };
 		const char *s = st[i % ARRAY_LEN(st)];
 		unsigned port = i % 3 == 0 ? 8080 : i % 3 == 1 ? 9797 : 40000u + (unsigned)i;
 
 		/* Slot numbers of growing width make the lines cross the buffer anywhere. */
-		sb_printf(&t4, "%*d: 1101F40A:%04X 1702F40A:%04X %s" REST "\n", 4, i, port,
+		buf_printf(&t4, "%*d: 1101F40A:%04X 1702F40A:%04X %s" REST "\n", 4, i, port,
 			(unsigned)(32768 + i), s);
-		sb_printf(&t6,
+		buf_printf(&t6,
 			"%*d: 100000FD010044020000000011000000:%04X "
 			"100000FD020044020000000017000000:%04X %s" REST "%s",
 			i % 7 + 1, i, port, (unsigned)(32768 + i), s, i % 5 ? "\n" : "\n\n");
@@ -495,13 +477,13 @@ test_count_large_tables(void **state)
 		if (strcmp(s, "01") == 0 && port == 9797)
 			want9797 += 2;
 	}
-	keep(fx, t4.p);
-	keep(fx, t6.p);
+	keep(fx, text_of(&t4));
+	keep(fx, text_of(&t6));
 	assert_true(t4.len > 10 * 16384);
-	put(dir, "tcp", t4.p, t4.len);
-	put(dir, "tcp6", t6.p, t6.len);
-	assert_int_equal(
-		conns_count_text(t4.p, t4.len, p8080, 1) + conns_count_text(t6.p, t6.len, p8080, 1),
+	put(dir, "tcp", t4.data, t4.len);
+	put(dir, "tcp6", t6.data, t6.len);
+	assert_int_equal(conns_count_text(t4.data, t4.len, p8080, 1) +
+			conns_count_text(t6.data, t6.len, p8080, 1),
 		want8080);
 	assert_int_equal(conns_count(dir, p8080, 1), want8080);
 	assert_int_equal(conns_count(dir, p9797, 1), want9797);
@@ -519,29 +501,29 @@ test_count_long_lines(void **state)
 		100000 };
 	struct fx *fx = *state;
 	const char *dir = tmpdir(fx);
-	struct sb t = { NULL, 0, 0 }, t6 = { NULL, 0, 0 };
+	struct buf t = { .max = TEXT_MAX }, t6 = { .max = TEXT_MAX };
 	size_t i;
 
-	sb_printf(&t, HEADER4 LINE4("0", "1F90", "01") "\n");
+	buf_printf(&t, HEADER4 LINE4("0", "1F90", "01") "\n");
 	for (i = 0; i < ARRAY_LEN(sizes); i++) {
-		sb_repeat(&t, 'x', sizes[i]);
-		sb_printf(&t, "\n" LINE4("1", "1F90", "01") "\n");
+		text_repeat(&t, 'x', sizes[i]);
+		buf_printf(&t, "\n" LINE4("1", "1F90", "01") "\n");
 	}
 	/* A long line with no newline at all at the end. */
-	sb_repeat(&t, 'y', 30000);
-	keep(fx, t.p);
-	put(dir, "tcp", t.p, t.len);
-	assert_int_equal(conns_count_text(t.p, t.len, p8080, 1), 1 + (long)ARRAY_LEN(sizes));
+	text_repeat(&t, 'y', 30000);
+	keep(fx, text_of(&t));
+	put(dir, "tcp", t.data, t.len);
+	assert_int_equal(conns_count_text(t.data, t.len, p8080, 1), 1 + (long)ARRAY_LEN(sizes));
 	assert_int_equal(conns_count(dir, p8080, 1), 1 + (long)ARRAY_LEN(sizes));
 
 	/* The same in tcp6, with the valid lines right after the long ones, no blank. */
-	sb_printf(&t6, HEADER6);
+	buf_printf(&t6, HEADER6);
 	for (i = 0; i < ARRAY_LEN(sizes); i++) {
-		sb_repeat(&t6, ' ', sizes[i]);
-		sb_printf(&t6, "\n" LINE6("2", "1F90", "01") "\n" LINE6("3", "1F90", "06") "\n");
+		text_repeat(&t6, ' ', sizes[i]);
+		buf_printf(&t6, "\n" LINE6("2", "1F90", "01") "\n" LINE6("3", "1F90", "06") "\n");
 	}
-	keep(fx, t6.p);
-	put(dir, "tcp6", t6.p, t6.len);
+	keep(fx, text_of(&t6));
+	put(dir, "tcp6", t6.data, t6.len);
 	assert_int_equal(conns_count(dir, p8080, 1), 1 + 2 * (long)ARRAY_LEN(sizes));
 }
 
@@ -556,15 +538,15 @@ test_count_long_line_tail_not_a_line(void **state)
 {
 	struct fx *fx = *state;
 	const char *dir = tmpdir(fx);
-	struct sb t = { NULL, 0, 0 };
+	struct buf t = { .max = TEXT_MAX };
 	long text, file;
 
-	sb_printf(&t, HEADER4 LINE4("0", "1F90", "01") "\n");
-	sb_repeat(&t, 'x', 16384 - t.len);
-	sb_printf(&t, LINE4("9", "1F90", "01") "\n" LINE4("1", "1F90", "01") "\n");
-	keep(fx, t.p);
-	put(dir, "tcp", t.p, t.len);
-	text = conns_count_text(t.p, t.len, p8080, 1);
+	buf_printf(&t, HEADER4 LINE4("0", "1F90", "01") "\n");
+	text_repeat(&t, 'x', 16384 - t.len);
+	buf_printf(&t, LINE4("9", "1F90", "01") "\n" LINE4("1", "1F90", "01") "\n");
+	keep(fx, text_of(&t));
+	put(dir, "tcp", t.data, t.len);
+	text = conns_count_text(t.data, t.len, p8080, 1);
 	file = conns_count(dir, p8080, 1);
 	assert_int_equal(text, 2);
 	if (file != text)

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "buf.h"
 #include "k8s_parse.h"
 
 #ifndef FIXTURES_DIR
@@ -28,6 +29,7 @@
 #endif
 
 #define SLICES_DIR FIXTURES_DIR "/endpointslices/"
+#define TEXT_MAX   ((size_t)64 << 20) /* what a test builds with buf_printf */
 #define POD_NAME   "web-6d8f7b9c5d-4xq2m"
 #define POD_IP     "10.244.1.17"
 #define POD_IPV6   "fd00:10:244:1::11"
@@ -52,11 +54,6 @@ struct fx {
 };
 
 /* A growing string for generated JSON. */
-struct sb {
-	char *p;
-	size_t len, cap;
-};
-
 static int
 setup(void **state)
 {
@@ -93,26 +90,12 @@ keep(struct fx *fx, void *p)
 	return p;
 }
 
-static void sb_printf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void
-sb_printf(struct sb *b, const char *fmt, ...)
+/* The text built in b (a test's own text: never near the limit). */
+static char *
+text_of(struct buf *b)
 {
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0, fmt, ap);
-		va_end(ap);
-		assert_true(n >= 0);
-		if (b->p != NULL && b->len + (size_t)n < b->cap)
-			break;
-		b->cap = (b->cap + (size_t)n + 1) * 2;
-		b->p = realloc(b->p, b->cap);
-		assert_non_null(b->p);
-	}
-	b->len += (size_t)n;
+	assert_false(b->overflow);
+	return b->data;
 }
 
 /* A string that lives as long as the test. */
@@ -884,38 +867,38 @@ test_list_continue_too_long(void **state)
 static char *
 generated_list(struct fx *fx, int count, int pod_at)
 {
-	struct sb b = { NULL, 0, 0 };
+	struct buf b = { .max = TEXT_MAX };
 	int i, j;
 
-	sb_printf(&b,
+	buf_printf(&b,
 		"{\"kind\":\"EndpointSliceList\",\"apiVersion\":\"discovery.k8s.io/v1\","
 		"\"metadata\":{\"resourceVersion\":\"9000000\"},\"items\":[");
 	for (i = 0; i < count; i++) {
-		sb_printf(&b,
+		buf_printf(&b,
 			"%s{\"metadata\":{\"name\":\"bulk-%04d-x7k2p\",\"namespace\":\"shop\","
 			"\"resourceVersion\":\"%d\",\"labels\":{\"kubernetes.io/service-name\":"
 			"\"bulk-%03d\"}},\"addressType\":\"IPv4\",\"endpoints\":[",
 			i ? "," : "", i, 8000000 + i, i / 10);
 		for (j = 0; j < 4; j++) {
 			if (i == pod_at && j == 2)
-				sb_printf(&b,
+				buf_printf(&b,
 					",{\"addresses\":[\"" POD_IP
 					"\"],\"conditions\":{\"ready\":"
 					"true},\"targetRef\":{\"kind\":\"Pod\",\"namespace\":"
 					"\"shop\",\"name\":\"" POD_NAME "\"}}");
 			else
-				sb_printf(&b,
+				buf_printf(&b,
 					"%s{\"addresses\":[\"10.%d.%d.%d\"],\"conditions\":{"
 					"\"ready\":true,\"serving\":true,\"terminating\":false},"
 					"\"targetRef\":{\"kind\":\"Pod\",\"namespace\":\"shop\","
 					"\"name\":\"bulk-%04d-pod-%d\"}}",
 					j ? "," : "", 100 + j, i / 250, i % 250, i, j);
 		}
-		sb_printf(&b,
+		buf_printf(&b,
 			"],\"ports\":[{\"name\":\"http\",\"port\":8080,\"protocol\":\"TCP\"}]}");
 	}
-	sb_printf(&b, "]}");
-	return keep(fx, b.p);
+	buf_printf(&b, "]}");
+	return keep(fx, text_of(&b));
 }
 
 static void
@@ -1259,16 +1242,16 @@ test_huge_numbers(void **state)
 static char *
 nested(struct fx *fx, const char *head, int depth, const char *tail)
 {
-	struct sb b = { NULL, 0, 0 };
+	struct buf b = { .max = TEXT_MAX };
 	int i;
 
-	sb_printf(&b, "%s", head);
+	buf_printf(&b, "%s", head);
 	for (i = 0; i < depth; i++)
-		sb_printf(&b, "[");
+		buf_printf(&b, "[");
 	for (i = 0; i < depth; i++)
-		sb_printf(&b, "]");
-	sb_printf(&b, "%s", tail);
-	return keep(fx, b.p);
+		buf_printf(&b, "]");
+	buf_printf(&b, "%s", tail);
+	return keep(fx, text_of(&b));
 }
 
 #define NOT_LIST  "the EndpointSlice list is not a JSON object"
