@@ -32,6 +32,8 @@ import sys
 import threading
 import time
 
+import harness
+
 SOURCES = ["127.0.0.%d" % i for i in range(1, 33)]
 RECV = 65536
 KEEP = 8 << 20  # bytes of answers kept per connection (the rest is only counted)
@@ -773,11 +775,6 @@ def main():
 # Probes, for the test process
 
 
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
-
-
 def vm(pid, field):
     """A Vm* figure of /proc/PID/status in kB, or 0 when the process is gone."""
     try:
@@ -795,37 +792,6 @@ def fd_count(pid):
         return len(os.listdir("/proc/%d/fd" % pid))
     except (FileNotFoundError, ProcessLookupError):
         return 0
-
-
-class FifoReader:
-    """The read end of sigtime.py's FIFO: complete lines, with a deadline."""
-
-    def __init__(self, path):
-        os.mkfifo(path)
-        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        self.buf = b""
-
-    def line(self, timeout):
-        """The next line, or None after timeout s."""
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            sel = selectors.DefaultSelector()
-            sel.register(self.fd, selectors.EVENT_READ)
-            ready = left > 0 and sel.select(left)
-            sel.close()
-            if not ready:
-                return None
-            try:
-                data = os.read(self.fd, 65536)
-            except BlockingIOError:
-                continue
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode()
-
-    def close(self):
-        os.close(self.fd)
 
 
 def schedstat(pid):
@@ -900,8 +866,8 @@ class SignalProbe(threading.Thread):
         worst = sorted(zip(lat, self.times, self.waits), reverse=True)[:3]
         return "signals sent %d delivered %d lost %d, latency p50 %.2f ms p99 %.2f ms " \
                "max %.2f ms (worst: %s)" % (
-                   self.sent, self.delivered, self.lost, percentile(lat, .5),
-                   percentile(lat, .99), max(lat) if lat else float("nan"),
+                   self.sent, self.delivered, self.lost, harness.percentile(lat, .5),
+                   harness.percentile(lat, .99), max(lat) if lat else float("nan"),
                    ", ".join("%.0f ms at %.1f s [graceinit on a CPU %.0f ms, waiting for one "
                              "%.0f ms; the child waiting %.0f ms]" % (ms, t, g, gw, c)
                              for ms, t, (g, gw, c) in worst))

@@ -458,6 +458,41 @@ class Run:
 # Report files written by the helpers
 
 
+class FifoReader:
+    """The read end of sigtime.py's FIFO: complete lines, with a deadline."""
+
+    def __init__(self, path):
+        os.mkfifo(path)
+        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        self.buf = b""
+
+    def line(self, timeout, what=None):
+        """The next line; after timeout s, None, or with what an AssertionError naming it."""
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
+                if what is None:
+                    return None
+                raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
+            try:
+                data = os.read(self.fd, 65536)
+            except BlockingIOError:
+                continue
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line.decode()
+
+    def close(self):
+        os.close(self.fd)
+
+
+def percentile(values, p):
+    """The p-quantile (0..1) of values, nan for none."""
+    values = sorted(values)
+    return values[min(len(values) - 1, int(len(values) * p))] if values else float("nan")
+
+
 class ReportFile:
     """A file a helper appends lines to; only complete lines count."""
 

@@ -91,7 +91,7 @@ class AbuseTest(khelp.TestCase):
         forwarded, orphans made and graceinit sampled; then checks that graceinit is fine.
         The scenario's JSON result."""
         fifo_path = self.path("signals.fifo")
-        fifo = abusehelp.FifoReader(fifo_path)
+        fifo = harness.FifoReader(fifo_path)
         self.addCleanup(fifo.close)
         run = self.start_net([], [khelp.PYTHON, khelp.SIGTIME, "--exit-on", "TERM:0",
                                   "--lifetime", "300", fifo_path])
@@ -172,7 +172,7 @@ class AbuseTest(khelp.TestCase):
         forwarded = khelp.metric(run.metrics(), "graceinit_signals_forwarded_total",
                                  signal="SIGUSR1")
         lat = probe.latencies_ms
-        p99 = abusehelp.percentile(lat, .99)
+        p99 = harness.percentile(lat, .99)
         log("\n[%s] %.1f s of abuse%s; %s; orphans made %d, all reaped, no zombie left "
             "(graceinit's reaped count +%d); RSS start %d kB, peak sampled %d kB, VmHWM %d kB; "
             "fds baseline %d, peak %d, end %d; /livez 200 %.3f s after the abuse (answer in "
@@ -358,7 +358,7 @@ class AbuseTest(khelp.TestCase):
 
     def drain_among_closing(self, kind, n=20):
         fifo_path = self.path("signals.fifo")
-        fifo = abusehelp.FifoReader(fifo_path)
+        fifo = harness.FifoReader(fifo_path)
         self.addCleanup(fifo.close)
         run = self.start_net([], [khelp.PYTHON, khelp.SIGTIME, "--exit-on", "TERM:0",
                                   fifo_path])

@@ -15,7 +15,6 @@ holds 250 stalled connections open and checks that nothing else waits for them.
 
 import json
 import os
-import select
 import signal
 import subprocess
 import time
@@ -31,37 +30,6 @@ LOAD_INTERVAL = (LOAD_S - 1.5) / SIGNALS  # spread over the load, ending before 
 RSS_LIMIT_KB = 32 * 1024
 P99_LIMIT_MS = 200
 LOADGEN = os.path.join(khelp.HERE, "loadgen.py")
-
-
-class FifoReader:
-    """The read end of sigtime.py's FIFO: complete lines, with a deadline."""
-
-    def __init__(self, path):
-        os.mkfifo(path)
-        self.fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        self.buf = b""
-
-    def line(self, timeout, what):
-        deadline = time.monotonic() + timeout
-        while b"\n" not in self.buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([self.fd], [], [], left)[0]:
-                raise AssertionError("timed out after %.1f s waiting for %s" % (timeout, what))
-            try:
-                data = os.read(self.fd, 65536)
-            except BlockingIOError:
-                continue
-            self.buf += data
-        line, self.buf = self.buf.split(b"\n", 1)
-        return line.decode()
-
-    def close(self):
-        os.close(self.fd)
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
 
 
 def vm(pid, field):
@@ -94,7 +62,7 @@ class LoadTest(khelp.TestCase):
     @harness.skip_if_wrapped("its RSS and latency bounds are valgrind's")
     def test_signals_forwarded_under_http_load(self):
         fifo_path = self.path("signals.fifo")
-        fifo = FifoReader(fifo_path)
+        fifo = harness.FifoReader(fifo_path)
         self.addCleanup(fifo.close)
         run = self.start_net([], [khelp.PYTHON, khelp.SIGTIME, "--lifetime", "120", fifo_path])
         self.assertTrue(fifo.line(10, "the child to be ready").startswith("ready "))
@@ -133,8 +101,8 @@ class LoadTest(khelp.TestCase):
 
         print("\nsignal latency idle p50=%.3fms p99=%.3fms max=%.3fms; under load p50=%.3fms "
               "p99=%.3fms max=%.3fms (%d signals each, %.1f s of the load)"
-              % (percentile(idle, .5), percentile(idle, .99), max(idle),
-                 percentile(busy, .5), percentile(busy, .99), max(busy), SIGNALS, loaded_for))
+              % (harness.percentile(idle, .5), harness.percentile(idle, .99), max(idle),
+                 harness.percentile(busy, .5), harness.percentile(busy, .99), max(busy), SIGNALS, loaded_for))
         print("load: %d clients, %d requests in %.1f s (%.0f/s), codes %s, errors %s, "
               "request latency p50=%.2fms p99=%.2fms max=%.2fms"
               % (CLIENTS, report["requests"], report["elapsed"],
@@ -145,7 +113,7 @@ class LoadTest(khelp.TestCase):
 
         self.assertEqual(forwarded, 2 * SIGNALS, "graceinit's own count of SIGUSR1 forwarded")
         self.assertLess(loaded_for, LOAD_S, "the signals under load outlasted the load")
-        self.assertLess(percentile(busy, .99), P99_LIMIT_MS,
+        self.assertLess(harness.percentile(busy, .99), P99_LIMIT_MS,
                         "p99 latency of a forwarded signal under load")
         if run.sanitized():
             print("(a sanitizer build: its RSS is not checked)")
@@ -161,7 +129,7 @@ class LoadTest(khelp.TestCase):
         # 200 connections that never send a byte and 50 stuck in the middle of their headers:
         # graceinit still answers other clients and forwards signals at once.
         fifo_path = self.path("signals.fifo")
-        fifo = FifoReader(fifo_path)
+        fifo = harness.FifoReader(fifo_path)
         self.addCleanup(fifo.close)
         run = self.start_net([], [khelp.PYTHON, khelp.SIGTIME, fifo_path])
         self.assertTrue(fifo.line(10, "the child to be ready").startswith("ready "))
